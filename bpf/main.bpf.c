@@ -1,0 +1,717 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_alps: learned SRPT priorities and time slices for FaaS invocations.
+ *
+ * Every task belongs to a function (func_id, from its cgroup or its comm).
+ * User space learns, per function, a rank (0 = highest priority) and a time
+ * slice from recent invocations (ALPS, Fu et al., USENIX ATC '24) and writes
+ * them into func_policy. This program enforces them:
+ *
+ * - enqueue: a task goes to the DSQ of its rank (FIFO inside a rank); a task
+ *   that has used more CPU than its function is expected to need is demoted
+ *   (SRPT falls back to least-attained service when the prediction is wrong);
+ * - dispatch: ranks are drained in priority order; the running task keeps
+ *   the CPU while nothing better waits;
+ * - wake-up preemption: a waking task whose rank beats the worst running task
+ *   kicks that CPU, once the victim has had its minimum quantum (alps-io);
+ * - starvation guard: a task runnable for half of --starvation-ms is served
+ *   ahead of every rank;
+ * - accounting: CPU, runnable wait, blocked time and switch counts per task;
+ *   at exit one invocation record goes to user space over a ring buffer.
+ *
+ * The rules themselves are pure functions in include/policy.h, shared with
+ * the host build so that unit tests and the simulator run the same code.
+ */
+#include <scx/common.bpf.h>
+#include "intf.h"
+#include "policy.h"
+
+char _license[] SEC("license") = "GPL";
+
+UEI_DEFINE(uei);
+
+/* ---------------------------------------------------------------------------
+ * Tunables, set by the loader before load.
+ */
+const volatile u32 nr_ranks = 8;		/* priority DSQs in use, <= ALPS_MAX_RANKS */
+const volatile u32 neutral_rank = 4;		/* rank of tasks of no (learned) function */
+const volatile u64 slice_dfl_ns = 8ULL * 1000 * 1000;	/* slice until learned */
+const volatile u64 slice_min_ns = 500ULL * 1000;	/* floor of any slice */
+const volatile u64 slice_max_ns = 200ULL * 1000 * 1000;	/* cap of any slice (ALPS: 200 ms) */
+const volatile u64 min_quantum_ns;		/* alps-io preemption throttle, 0 = off */
+const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;	/* bound on runnable wait, 0 = off */
+const volatile u32 tag_mode = ALPS_TAG_CGROUP;
+const volatile bool demote_enabled = true;
+const volatile bool preempt_enabled = true;
+
+/*
+ * Bumped by user space whenever it changes cgrp_func or comm_func, so tasks
+ * look their function up again at their next wake-up.
+ */
+volatile u64 tag_gen;
+
+/* Tasks queued per rank DSQ, refreshed by the read_queues program. */
+s32 queue_depths[ALPS_MAX_RANKS];
+
+/* Number of possible CPUs, set at init. */
+static u32 nr_cpus;
+
+/* ---------------------------------------------------------------------------
+ * Maps.
+ */
+struct task_ctx {
+	u64 cset;		/* css_set the cgroup id was read from (moves change it) */
+	u64 cgid;		/* cgroup id the function was looked up for */
+	u64 tag_gen;		/* tag_gen at that lookup */
+	char comm[ALPS_COMM_LEN];	/* comm the function was looked up for */
+	u32 func_id;
+	u32 rank;		/* rank at the last enqueue */
+	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
+	u64 running_at;		/* start of the current stint on a CPU */
+	u64 sleep_at;		/* start of the current sleep, 0 if none */
+	u64 cpu_ns;
+	u64 wait_ns;
+	u64 blocked_ns;
+	u64 nvcsw;
+	u64 nivcsw;
+	bool preempted;		/* stopped before its slice ran out: requeue at head */
+	bool reported;		/* invocation record already sent */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctx_stor SEC(".maps");
+
+/* cgroup v2 id -> func_id, written by user space (--func-id cgroup). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, u64);
+	__type(value, u32);
+} cgrp_func SEC(".maps");
+
+/* comm -> func_id, written by user space (--func-id comm). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ALPS_MAX_FUNCS);
+	__type(key, char[ALPS_COMM_LEN]);
+	__type(value, u32);
+} comm_func SEC(".maps");
+
+/* func_id -> learned policy, written by user space every learning interval. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ALPS_MAX_FUNCS);
+	__type(key, u32);
+	__type(value, struct alps_func_policy);
+} func_policy SEC(".maps");
+
+/* What runs on each CPU, for picking a preemption victim. */
+struct cpu_state {
+	u32 rank;		/* ALPS_RANK_NONE when no sched_ext task runs */
+	u32 pad;
+	u64 started_at;		/* start of the current stint */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ALPS_MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct cpu_state);
+} cpu_state_stor SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct alps_stats);
+} stats SEC(".maps");
+
+/* Invocation records; the loader may resize it before load (--ringbuf-kb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* ---------------------------------------------------------------------------
+ * Lookup helpers.
+ */
+static __always_inline u64 rank_dsq(u32 rank)
+{
+	return ALPS_DSQ_BASE + rank;
+}
+
+static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctx_stor, (struct task_struct *)p, 0, 0);
+}
+
+static struct alps_stats *lookup_stats(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static struct cpu_state *lookup_cpu_state(s32 cpu)
+{
+	u32 key = cpu;
+
+	return bpf_map_lookup_elem(&cpu_state_stor, &key);
+}
+
+static const struct alps_func_policy *lookup_policy(u32 func_id)
+{
+	if (func_id == ALPS_FUNC_UNKNOWN || func_id >= ALPS_MAX_FUNCS)
+		return NULL;
+	return bpf_map_lookup_elem(&func_policy, &func_id);
+}
+
+static __always_inline u32 clamp_rank(u32 rank)
+{
+	return rank < nr_ranks ? rank : nr_ranks - 1;
+}
+
+static __always_inline u32 rank_idx(u32 rank)
+{
+	/* Bounds the per-rank counter index for the verifier. */
+	return rank & (ALPS_MAX_RANKS - 1);
+}
+
+/*
+ * Look the task's function up again if its cgroup or comm changed, or if user
+ * space changed the tag maps since the last lookup. In cgroup mode the common
+ * case costs one load: the task's css_set pointer, which changes whenever the
+ * task moves between cgroups.
+ */
+static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 gen = tag_gen;
+	u32 *func;
+
+	if (p->flags & PF_KTHREAD)
+		return;
+
+	if (tag_mode == ALPS_TAG_COMM) {
+		char comm[ALPS_COMM_LEN];
+		u64 *now = (u64 *)comm, *was = (u64 *)tctx->comm;
+
+		if (bpf_probe_read_kernel(comm, sizeof(comm), p->comm))
+			return;
+		if (now[0] == was[0] && now[1] == was[1] && tctx->tag_gen == gen)
+			return;
+		__builtin_memcpy(tctx->comm, comm, sizeof(comm));
+		func = bpf_map_lookup_elem(&comm_func, comm);
+	} else {
+		u64 cset = (u64)BPF_CORE_READ(p, cgroups);
+
+		if (cset == tctx->cset && tctx->tag_gen == gen)
+			return;
+		tctx->cset = cset;
+		tctx->cgid = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+		func = bpf_map_lookup_elem(&cgrp_func, &tctx->cgid);
+	}
+	tctx->tag_gen = gen;
+	tctx->func_id = func ? *func : ALPS_FUNC_UNKNOWN;
+}
+
+/* ---------------------------------------------------------------------------
+ * Policy helpers.
+ */
+
+/*
+ * Rank of @tctx's task after @attained_ns of CPU in this invocation; sets
+ * *@demoted when that is below its function's learned rank.
+ */
+static u32 task_rank(const struct task_ctx *tctx, u64 attained_ns, bool *demoted)
+{
+	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
+	u32 base, rank;
+
+	*demoted = false;
+	if (!pol || !pol->valid)
+		return clamp_rank(neutral_rank);
+
+	base = clamp_rank(pol->rank);
+	if (!demote_enabled)
+		return base;
+	rank = alps_demoted_rank(base, attained_ns, pol->expect_ns, nr_ranks);
+	*demoted = rank != base;
+	return rank;
+}
+
+static u64 task_slice(const struct task_ctx *tctx)
+{
+	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
+	u64 learned = pol && pol->valid ? pol->slice_ns : 0;
+
+	return alps_clamp_slice(learned, slice_dfl_ns, slice_min_ns, slice_max_ns);
+}
+
+static bool is_pcpu_kthread(const struct task_struct *p)
+{
+	return (p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1;
+}
+
+/*
+ * Kick the CPU whose current task has the worst rank, if @rank beats it and
+ * it has had its minimum quantum. Only CPUs @p may run on are considered.
+ */
+static void try_preempt(const struct task_struct *p, u32 rank, u64 now,
+			struct alps_stats *st)
+{
+	u32 cpu, worst = rank;
+	s32 victim = -1;
+	u64 victim_started = 0;
+
+	bpf_for(cpu, 0, nr_cpus) {
+		struct cpu_state *cs;
+
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		cs = lookup_cpu_state(cpu);
+		if (!cs || cs->rank == ALPS_RANK_NONE)
+			continue;
+		/* Worst rank first; among equals, the longest-running stint. */
+		if (cs->rank > worst ||
+		    (victim >= 0 && cs->rank == worst && cs->started_at < victim_started)) {
+			worst = cs->rank;
+			victim = cpu;
+			victim_started = cs->started_at;
+		}
+	}
+	if (victim < 0)
+		return;
+
+	if (alps_should_preempt(rank, worst, now - victim_started, min_quantum_ns)) {
+		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
+		if (st)
+			st->nr_preempt_kicks[rank_idx(rank)]++;
+	} else if (st) {
+		/* Held back by the minimum quantum; ops.tick() preempts later. */
+		st->nr_throttled++;
+	}
+}
+
+/*
+ * Oldest head among the rank DSQs that has waited past the guard threshold
+ * and may run on @cpu. Returns its rank, or -1.
+ */
+static s32 starving_rank(s32 cpu, u64 now)
+{
+	u64 thresh = alps_guard_threshold(starvation_ns), oldest = 0;
+	s32 found = -1;
+	u32 r;
+
+	if (!thresh)
+		return -1;
+
+	bpf_for(r, 0, nr_ranks) {
+		struct task_struct *p;
+		struct task_ctx *tctx;
+		u64 waited;
+
+		p = __COMPAT_scx_bpf_dsq_peek(rank_dsq(r));
+		if (!p || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		tctx = lookup_task_ctx(p);
+		if (!tctx || !tctx->runnable_at || now < tctx->runnable_at)
+			continue;
+		waited = now - tctx->runnable_at;
+		if (alps_is_starving(waited, thresh) && waited > oldest) {
+			oldest = waited;
+			found = r;
+		}
+	}
+	return found;
+}
+
+/* Is a task better than @rank queued, and may its DSQ head run on @cpu? */
+static bool better_waiting(u32 rank, s32 cpu)
+{
+	u32 r;
+
+	bpf_for(r, 0, nr_ranks) {
+		struct task_struct *p;
+
+		if (r >= rank)
+			break;
+		if (scx_bpf_dsq_nr_queued(rank_dsq(r)) <= 0)
+			continue;
+		p = __COMPAT_scx_bpf_dsq_peek(rank_dsq(r));
+		if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			return true;
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------------------
+ * Scheduling callbacks, in the order a task meets them.
+ */
+s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu,
+		   u64 wake_flags)
+{
+	struct task_ctx *tctx;
+	struct alps_stats *st;
+	bool is_idle = false;
+	s32 cpu;
+
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (!is_idle)
+		return cpu;
+
+	/* An idle CPU: nobody waits for it, run there now. */
+	tctx = lookup_task_ctx(p);
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL,
+			   tctx ? task_slice(tctx) : slice_dfl_ns, 0);
+	st = lookup_stats();
+	if (st)
+		st->nr_direct++;
+	return cpu;
+}
+
+void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct alps_stats *st = lookup_stats();
+	struct task_ctx *tctx;
+	bool demoted = false;
+	u64 now, slice;
+	u32 rank;
+	s32 cpu;
+
+	tctx = lookup_task_ctx(p);
+	if (!tctx) {
+		scx_bpf_dsq_insert(p, rank_dsq(clamp_rank(neutral_rank)),
+				   slice_dfl_ns, enq_flags);
+		return;
+	}
+
+	refresh_func(p, tctx);
+	slice = task_slice(tctx);
+
+	/* Per-CPU kernel threads run where they must, ahead of everything. */
+	if (is_pcpu_kthread(p)) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags);
+		return;
+	}
+
+	rank = task_rank(tctx, tctx->cpu_ns, &demoted);
+	tctx->rank = rank;
+	if (tctx->preempted) {
+		/* Cut short by a better task: resume first within its rank. */
+		enq_flags |= SCX_ENQ_HEAD;
+		tctx->preempted = false;
+	}
+	scx_bpf_dsq_insert(p, rank_dsq(rank), slice, enq_flags);
+	if (st) {
+		st->nr_enqueued[rank_idx(rank)]++;
+		if (demoted)
+			st->nr_demotions++;
+	}
+
+	/* Wake an idle CPU if there is one; otherwise consider preemption. */
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0) {
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		return;
+	}
+	if (preempt_enabled) {
+		now = bpf_ktime_get_ns();
+		try_preempt(p, rank, now, st);
+	}
+}
+
+void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct alps_stats *st = lookup_stats();
+	u32 prev_rank = ALPS_RANK_NONE, r;
+	u64 now = bpf_ktime_get_ns();
+	struct task_ctx *ptctx = NULL;
+	bool demoted;
+	s32 sr;
+
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		ptctx = lookup_task_ctx(prev);
+		if (ptctx) {
+			u64 attained = ptctx->cpu_ns;
+
+			if (ptctx->running_at && now > ptctx->running_at)
+				attained += now - ptctx->running_at;
+			prev_rank = task_rank(ptctx, attained, &demoted);
+		} else {
+			prev_rank = clamp_rank(neutral_rank);
+		}
+	}
+
+	/* Starvation guard first: serve the oldest starving DSQ head. */
+	sr = starving_rank(cpu, now);
+	if (sr >= 0 && scx_bpf_dsq_move_to_local(rank_dsq(sr), 0)) {
+		if (st)
+			st->nr_guard_promotions[rank_idx(sr)]++;
+		return;
+	}
+
+	bpf_for(r, 0, nr_ranks) {
+		if (alps_keep_prev(prev_rank, r))
+			break;
+		if (scx_bpf_dsq_move_to_local(rank_dsq(r), 0)) {
+			if (st)
+				st->nr_dispatched[rank_idx(r)]++;
+			return;
+		}
+	}
+
+	/* Nothing better waits: let @prev run another slice. */
+	if (prev_rank != ALPS_RANK_NONE) {
+		scx_bpf_task_set_slice(prev, ptctx ? task_slice(ptctx) : slice_dfl_ns);
+		if (st)
+			st->nr_kept++;
+	}
+}
+
+void BPF_STRUCT_OPS(alps_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 now = bpf_ktime_get_ns();
+
+	if (!tctx)
+		return;
+
+	refresh_func(p, tctx);
+	if ((enq_flags & SCX_ENQ_WAKEUP) && tctx->sleep_at && now > tctx->sleep_at)
+		tctx->blocked_ns += now - tctx->sleep_at;
+	tctx->sleep_at = 0;
+	tctx->runnable_at = now;
+}
+
+void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 now = bpf_ktime_get_ns();
+	struct cpu_state *cs;
+	bool demoted;
+
+	if (!tctx)
+		return;
+
+	if (tctx->runnable_at && now > tctx->runnable_at) {
+		u64 waited = now - tctx->runnable_at;
+		struct alps_stats *st = lookup_stats();
+
+		tctx->wait_ns += waited;
+		if (st && waited > st->max_wait_ns)
+			st->max_wait_ns = waited;
+	}
+	tctx->runnable_at = 0;
+	tctx->running_at = now;
+
+	cs = lookup_cpu_state(scx_bpf_task_cpu(p));
+	if (cs) {
+		cs->rank = is_pcpu_kthread(p) ? 0 : task_rank(tctx, tctx->cpu_ns, &demoted);
+		cs->started_at = now;
+	}
+}
+
+void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
+{
+	s32 cpu = scx_bpf_task_cpu(p);
+	u64 now = bpf_ktime_get_ns();
+	struct task_ctx *tctx;
+	struct cpu_state *cs;
+	bool demoted;
+	u32 rank;
+
+	tctx = lookup_task_ctx(p);
+	cs = lookup_cpu_state(cpu);
+	if (!tctx || !cs || cs->rank == ALPS_RANK_NONE || is_pcpu_kthread(p))
+		return;
+
+	/* Demotion takes effect while running, not only at the next enqueue. */
+	rank = task_rank(tctx, tctx->cpu_ns + (now - tctx->running_at), &demoted);
+	cs->rank = rank;
+
+	/*
+	 * A better task waits (its wake-up was throttled by the minimum
+	 * quantum, or no victim was eligible then), or a task is starving:
+	 * end this stint so ops.dispatch() runs.
+	 */
+	if ((now - cs->started_at >= min_quantum_ns && better_waiting(rank, cpu)) ||
+	    starving_rank(cpu, now) >= 0) {
+		struct alps_stats *st = lookup_stats();
+
+		tctx->preempted = true;
+		scx_bpf_task_set_slice(p, 0);
+		if (st)
+			st->nr_tick_preempts++;
+	}
+}
+
+void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+	u64 now = bpf_ktime_get_ns();
+	struct cpu_state *cs;
+
+	cs = lookup_cpu_state(scx_bpf_task_cpu(p));
+	if (cs)
+		cs->rank = ALPS_RANK_NONE;
+	if (!tctx)
+		return;
+
+	if (tctx->running_at && now > tctx->running_at)
+		tctx->cpu_ns += now - tctx->running_at;
+	tctx->running_at = 0;
+
+	if (runnable) {
+		tctx->nivcsw++;
+		tctx->runnable_at = now;
+		if (p->scx.slice > 0)
+			tctx->preempted = true;
+	} else {
+		tctx->nvcsw++;
+	}
+}
+
+void BPF_STRUCT_OPS(alps_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	if (!tctx)
+		return;
+	tctx->runnable_at = 0;
+	if (deq_flags & SCX_DEQ_SLEEP)
+		tctx->sleep_at = bpf_ktime_get_ns();
+}
+
+s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
+		   struct scx_init_task_args *args)
+{
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
+		return -ENOMEM;
+	/* Never equal to a real generation: forces the first lookup. */
+	tctx->tag_gen = (u64)-1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Invocation records: one per task, sent when it exits.
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(alps_task_exit, struct task_struct *p)
+{
+	struct alps_stats *st = lookup_stats();
+	struct alps_inv_rec *rec;
+	struct task_ctx *tctx;
+	u64 now = bpf_ktime_get_ns();
+
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
+	if (!tctx || tctx->reported)
+		return 0;
+	tctx->reported = true;
+	refresh_func(p, tctx);
+
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		if (st)
+			st->nr_rb_drops++;
+		return 0;
+	}
+	rec->func_id = tctx->func_id;
+	rec->pid = p->pid;
+	rec->tgid = p->tgid;
+	rec->rank = tctx->rank;
+	rec->cgid = tctx->cgid;
+	rec->start_ns = p->start_time;
+	rec->end_ns = now;
+	rec->cpu_ns = tctx->cpu_ns;
+	if (tctx->running_at && now > tctx->running_at)
+		rec->cpu_ns += now - tctx->running_at;
+	rec->wait_ns = tctx->wait_ns;
+	rec->blocked_ns = tctx->blocked_ns;
+	rec->nvcsw = tctx->nvcsw;
+	rec->nivcsw = tctx->nivcsw;
+	__builtin_memcpy(rec->comm, tctx->comm, sizeof(rec->comm));
+	if (tag_mode != ALPS_TAG_COMM)
+		bpf_probe_read_kernel(rec->comm, sizeof(rec->comm), p->comm);
+	bpf_ringbuf_submit(rec, 0);
+	if (st)
+		st->nr_records++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Entry points for user space (BPF_PROG_TEST_RUN).
+ */
+
+/*
+ * Refresh queue_depths[] with the number of tasks queued in each rank DSQ;
+ * user space runs this before reading its stats.
+ */
+SEC("syscall")
+int read_queues(void *ctx)
+{
+	u32 r;
+
+	bpf_for(r, 0, nr_ranks) {
+		if (r >= ALPS_MAX_RANKS)
+			break;
+		queue_depths[r] = scx_bpf_dsq_nr_queued(rank_dsq(r));
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Scheduler init/exit.
+ */
+s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
+{
+	u32 r, cpu;
+	s32 err;
+
+	nr_cpus = scx_bpf_nr_cpu_ids();
+	if (nr_cpus > ALPS_MAX_CPUS)
+		nr_cpus = ALPS_MAX_CPUS;
+
+	bpf_for(cpu, 0, nr_cpus) {
+		struct cpu_state *cs = lookup_cpu_state(cpu);
+
+		if (cs)
+			cs->rank = ALPS_RANK_NONE;
+	}
+
+	bpf_for(r, 0, nr_ranks) {
+		err = scx_bpf_create_dsq(rank_dsq(r), -1);
+		if (err) {
+			scx_bpf_error("failed to create DSQ of rank %u: %d", r, err);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void BPF_STRUCT_OPS(alps_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(alps_ops,
+	       .select_cpu	= (void *)alps_select_cpu,
+	       .enqueue		= (void *)alps_enqueue,
+	       .dispatch	= (void *)alps_dispatch,
+	       .runnable	= (void *)alps_runnable,
+	       .running		= (void *)alps_running,
+	       .tick		= (void *)alps_tick,
+	       .stopping	= (void *)alps_stopping,
+	       .quiescent	= (void *)alps_quiescent,
+	       .init_task	= (void *)alps_init_task,
+	       .init		= (void *)alps_init,
+	       .exit		= (void *)alps_exit,
+	       .timeout_ms	= 5000,
+	       .name		= "alps");

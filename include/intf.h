@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Interface shared by the scx_alps BPF scheduler (bpf/main.bpf.c) and its
+ * Rust loader (bindgen turns this file into bpf_intf.rs).
+ *
+ * Every name carries an ALPS_/alps_ prefix: vmlinux.h is included before this
+ * header on the BPF side and already defines many short names.
+ */
+#ifndef __ALPS_INTF_H
+#define __ALPS_INTF_H
+
+#ifndef __VMLINUX_H__
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef signed int s32;
+typedef signed long long s64;
+#endif
+
+enum alps_consts {
+	/* Upper bound of --ranks: number of priority DSQs. */
+	ALPS_MAX_RANKS = 16,
+	/* Size of the func_policy array: function ids are 1..ALPS_MAX_FUNCS-1. */
+	ALPS_MAX_FUNCS = 4096,
+	/* Size of per-CPU state arrays. */
+	ALPS_MAX_CPUS = 1024,
+	ALPS_COMM_LEN = 16,
+	/* func_id of tasks that belong to no known function. */
+	ALPS_FUNC_UNKNOWN = 0,
+	/* DSQ id of rank r is ALPS_DSQ_BASE + r. */
+	ALPS_DSQ_BASE = 0x100,
+	/* cpu_state.rank when no sched_ext task runs on the CPU. */
+	ALPS_RANK_NONE = 0xffff,
+};
+
+/* How tasks are mapped to functions (--func-id). */
+enum alps_tag_mode {
+	ALPS_TAG_CGROUP = 0,
+	ALPS_TAG_COMM = 1,
+};
+
+/*
+ * One finished invocation: the lifetime of one task, sent to user space over
+ * the `events` ring buffer when the task exits. Times are in ns (CLOCK_MONOTONIC).
+ */
+struct alps_inv_rec {
+	u32 func_id;	/* function at exit time, ALPS_FUNC_UNKNOWN if none */
+	u32 pid;
+	u32 tgid;
+	u32 rank;	/* last rank the task was queued at */
+	u64 cgid;	/* cgroup v2 id of the task at exit */
+	u64 start_ns;	/* task creation */
+	u64 end_ns;	/* task exit */
+	u64 cpu_ns;	/* time on CPU (running -> stopping) */
+	u64 wait_ns;	/* time runnable but not running */
+	u64 blocked_ns;	/* time asleep (quiescent with sleep -> runnable with wakeup) */
+	u64 nvcsw;	/* voluntary switches: stopping while not runnable */
+	u64 nivcsw;	/* involuntary switches: stopping while still runnable */
+	char comm[ALPS_COMM_LEN];
+};
+
+/*
+ * Learned policy of one function, written by user space into func_policy
+ * (index = func_id) every learning interval.
+ */
+struct alps_func_policy {
+	u32 rank;	/* 0 = highest priority, < nr_ranks */
+	u32 valid;	/* 0 until learned: the task gets the neutral treatment */
+	u64 slice_ns;	/* time slice */
+	u64 expect_ns;	/* learned CPU per invocation; beyond it the task is demoted (0 = never) */
+};
+
+/* Per-CPU scheduler counters, summed by user space. */
+struct alps_stats {
+	u64 nr_enqueued[ALPS_MAX_RANKS];	/* tasks inserted into rank r's DSQ */
+	u64 nr_dispatched[ALPS_MAX_RANKS];	/* tasks moved from rank r's DSQ to a CPU */
+	u64 nr_preempt_kicks[ALPS_MAX_RANKS];	/* SCX_KICK_PREEMPT sent for a waker of rank r */
+	u64 nr_guard_promotions[ALPS_MAX_RANKS];/* starvation-guard dispatches from rank r */
+	u64 nr_direct;		/* wake-ups dispatched straight to an idle CPU */
+	u64 nr_kept;		/* slice refills of a task that had no better competitor */
+	u64 nr_demotions;	/* enqueues whose rank was lowered (attained > expected) */
+	u64 nr_throttled;	/* wake-up preemptions held back by the minimum quantum */
+	u64 nr_tick_preempts;	/* running tasks cut short at a tick (better rank or guard) */
+	u64 nr_records;		/* invocation records sent */
+	u64 nr_rb_drops;	/* invocation records dropped: ring buffer full */
+	u64 max_wait_ns;	/* longest runnable wait seen by this CPU */
+};
+
+#endif /* __ALPS_INTF_H */

@@ -1,0 +1,15 @@
+//! scx_alps: library side of the scheduler.
+//!
+//! Everything that can run without a kernel lives here, so it is unit tested
+//! with plain `cargo test` and shared with the benchmark and the simulator:
+//! the learner ([`learner`]), the enforcement rules as the BPF program runs
+//! them ([`policy`]), function tagging ([`tagging`]), the command line
+//! ([`opts`]) and the pre-load checks ([`preflight`]).
+
+pub mod bpf_intf;
+pub mod learner;
+pub mod opts;
+pub mod policy;
+pub mod preflight;
+pub mod sysstat;
+pub mod tagging;

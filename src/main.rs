@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: GPL-2.0
+//! scx_alps: loads the BPF scheduler, feeds the learner with finished
+//! invocations and publishes the learned policy into the BPF maps.
+
+mod bpf_skel;
+mod libbpf_log;
+mod stats;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::mem::MaybeUninit;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramInput};
+use log::{debug, info, warn};
+use scx_stats::prelude::*;
+use scx_utils::{UserExitInfo, build_id, scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
+
+use bpf_skel::*;
+use scx_alps::bpf_intf::{self, alps_func_policy, alps_inv_rec, alps_stats};
+use scx_alps::learner::{FuncPolicy, Invocation, Learner};
+use scx_alps::opts::{FuncIdSource, Opts, Settings};
+use scx_alps::preflight::{self, ExitClass, classify};
+use scx_alps::sysstat::CpuUtil;
+use scx_alps::tagging::{CgroupTagger, FuncRegistry, comm_key, comm_str};
+use stats::{FuncMetrics, Metrics, RankMetrics};
+
+const SCHEDULER_NAME: &str = "scx_alps";
+
+/// Restarts (kernel restart requests, e.g. CPU hotplug) allowed per minute
+/// before scx_alps gives up with an error.
+const MAX_RESTARTS_PER_MIN: usize = 10;
+
+/// Wrapper making the bindgen record struct usable with `plain`.
+#[derive(Default)]
+#[repr(transparent)]
+struct InvRec(alps_inv_rec);
+// SAFETY: alps_inv_rec is a C struct of integers and a byte array: every bit
+// pattern is a valid value.
+unsafe impl plain::Plain for InvRec {}
+
+struct Scheduler<'a> {
+    // Dropped first: the ring buffer must go before the skeleton's maps.
+    events: libbpf_rs::RingBuffer<'static>,
+    inbox: Rc<RefCell<Vec<alps_inv_rec>>>,
+    struct_ops: Option<libbpf_rs::Link>,
+    skel: BpfSkel<'a>,
+    stats_server: Option<StatsServer<(), Metrics>>,
+    opts: &'a Opts,
+    settings: &'a Settings,
+    learner: Learner,
+    registry: FuncRegistry,
+    tagger: Option<CgroupTagger>,
+    comms: HashSet<[u8; 16]>,
+    table: Vec<FuncPolicy>,
+    cpu_util: CpuUtil,
+    attached_at: Instant,
+    records: u64,
+    push_last_ns: u64,
+}
+
+impl<'a> Scheduler<'a> {
+    fn init(opts: &'a Opts, settings: &'a Settings, open_object: &'a mut MaybeUninit<OpenObject>) -> Result<Self> {
+        info!(
+            "{SCHEDULER_NAME} {} policy {} ranks {} on {} CPUs",
+            build_id::full_version(env!("CARGO_PKG_VERSION")),
+            settings.learner.kind,
+            settings.learner.nr_ranks,
+            settings.learner.nr_cpus
+        );
+        let load_err = |e: anyhow::Error| classify(ExitClass::Load, e);
+
+        let builder = BpfSkelBuilder::default();
+        let mut skel = scx_ops_open!(builder, open_object, alps_ops, None)
+            .context("cannot open the BPF scheduler")
+            .map_err(load_err)?;
+
+        skel.struct_ops.alps_ops_mut().exit_dump_len = opts.exit_dump_len;
+        let rodata = skel.maps.rodata_data.as_mut().context("BPF rodata missing")?;
+        rodata.nr_ranks = settings.learner.nr_ranks;
+        rodata.neutral_rank = settings.neutral_rank;
+        rodata.slice_dfl_ns = settings.slice_dfl_ns;
+        rodata.slice_min_ns = settings.learner.slice_min_ns;
+        rodata.slice_max_ns = settings.learner.slice_max_ns;
+        rodata.min_quantum_ns = settings.min_quantum_ns;
+        rodata.starvation_ns = settings.starvation_ns;
+        rodata.tag_mode = match opts.func_id {
+            FuncIdSource::Cgroup => bpf_intf::alps_tag_mode_ALPS_TAG_CGROUP,
+            FuncIdSource::Comm => bpf_intf::alps_tag_mode_ALPS_TAG_COMM,
+        };
+        rodata.demote_enabled = !opts.no_demotion;
+        rodata.preempt_enabled = !opts.no_wakeup_preemption;
+        skel.maps
+            .events
+            .set_max_entries(opts.ringbuf_kb * 1024)
+            .context("cannot size the invocation ring buffer")?;
+
+        let mut skel = scx_ops_load!(skel, alps_ops, uei).map_err(|e| {
+            let why = match libbpf_log::verifier_reason(12) {
+                Some(r) => format!("the BPF verifier refused scx_alps; its last words (-v prints the whole log):\n{r}\n"),
+                None => "the kernel refused to load scx_alps".to_string(),
+            };
+            load_err(e.context(format!(
+                "{why}check that the kernel is Linux 6.12+ with sched_ext and BTF, and report this with `scx_alps -v` output"
+            )))
+        })?;
+
+        // Tag function cgroups before attaching, so tasks start tagged.
+        let mut registry = FuncRegistry::new();
+        let mut tagger = match opts.func_id {
+            FuncIdSource::Cgroup => Some(
+                CgroupTagger::new(&opts.cgroup_root, settings.pattern.clone())
+                    .map_err(|e| classify(ExitClass::Usage, e))?,
+            ),
+            FuncIdSource::Comm => None,
+        };
+        if let Some(t) = tagger.as_mut() {
+            let delta = t.scan(&mut registry)?;
+            Self::apply_cgroup_delta(&skel, &delta)?;
+            info!(
+                "tagging by cgroup: {} cgroups of {} functions match {:?} under {}",
+                delta.added.len(),
+                registry.len(),
+                settings.pattern_src,
+                opts.cgroup_root.display()
+            );
+        } else {
+            info!(
+                "tagging by comm: functions are named by {:?} as tasks exit",
+                settings.pattern_src
+            );
+        }
+
+        let struct_ops = scx_ops_attach!(skel, alps_ops).map_err(|e| {
+            if format!("{e:#}").contains("already running") {
+                classify(ExitClass::Environment, e)
+            } else {
+                load_err(e)
+            }
+        })?;
+        info!("{SCHEDULER_NAME} attached");
+
+        let stats_server = match StatsServer::new(stats::server_data()).launch() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warn!("statistics server unavailable ({e:#}); --monitor will not reach this instance");
+                None
+            }
+        };
+
+        let inbox: Rc<RefCell<Vec<alps_inv_rec>>> = Rc::new(RefCell::new(Vec::new()));
+        let sink = inbox.clone();
+        let mut rb = libbpf_rs::RingBufferBuilder::new();
+        rb.add(&skel.maps.events, move |data: &[u8]| {
+            let mut rec = InvRec::default();
+            if plain::copy_from_bytes(&mut rec, data).is_ok() {
+                sink.borrow_mut().push(rec.0);
+            }
+            0
+        })?;
+        let events = rb.build().context("cannot open the invocation ring buffer")?;
+
+        Ok(Self {
+            events,
+            inbox,
+            struct_ops: Some(struct_ops),
+            skel,
+            stats_server,
+            opts,
+            settings,
+            learner: Learner::new(settings.learner.clone()),
+            registry,
+            tagger,
+            comms: HashSet::new(),
+            table: Vec::new(),
+            cpu_util: CpuUtil::new(),
+            attached_at: Instant::now(),
+            records: 0,
+            push_last_ns: 0,
+        })
+    }
+
+    fn apply_cgroup_delta(skel: &BpfSkel<'_>, delta: &scx_alps::tagging::CgroupDelta) -> Result<()> {
+        for (cgid, fid) in &delta.added {
+            skel.maps
+                .cgrp_func
+                .update(&cgid.to_ne_bytes(), &fid.to_ne_bytes(), MapFlags::ANY)
+                .context("cannot update the cgroup map (too many function cgroups?)")?;
+        }
+        for cgid in &delta.removed {
+            let _ = skel.maps.cgrp_func.delete(&cgid.to_ne_bytes());
+        }
+        Ok(())
+    }
+
+    fn bump_tag_gen(&mut self) {
+        if let Some(bss) = self.skel.maps.bss_data.as_mut() {
+            bss.tag_gen = bss.tag_gen.wrapping_add(1);
+        }
+    }
+
+    fn rescan_cgroups(&mut self) -> Result<()> {
+        let Some(tagger) = self.tagger.as_mut() else {
+            return Ok(());
+        };
+        let delta = tagger.scan(&mut self.registry)?;
+        if !delta.is_empty() {
+            debug!("cgroups: +{} -{}", delta.added.len(), delta.removed.len());
+            Self::apply_cgroup_delta(&self.skel, &delta)?;
+            self.bump_tag_gen();
+        }
+        Ok(())
+    }
+
+    /// Moves the records the ring-buffer callback collected into the learner,
+    /// naming functions first seen by comm.
+    fn drain_inbox(&mut self) -> Result<()> {
+        let recs: Vec<alps_inv_rec> = std::mem::take(&mut *self.inbox.borrow_mut());
+        let mut new_comm = false;
+        for rec in recs {
+            self.records += 1;
+            let mut func_id = rec.func_id;
+            if func_id == 0 {
+                match self.opts.func_id {
+                    FuncIdSource::Cgroup => {
+                        func_id = self.tagger.as_ref().and_then(|t| t.func_of(rec.cgid)).unwrap_or(0);
+                    }
+                    FuncIdSource::Comm => {
+                        let raw: Vec<u8> = rec.comm.iter().map(|&c| c as u8).collect();
+                        let comm = comm_str(&raw);
+                        if let Some(name) = self.settings.pattern.function_of(&comm) {
+                            func_id = self.registry.id_of(name)?;
+                            let key = comm_key(&comm);
+                            if self.comms.insert(key) {
+                                self.skel
+                                    .maps
+                                    .comm_func
+                                    .update(&key, &func_id.to_ne_bytes(), MapFlags::ANY)
+                                    .context("cannot update the comm map")?;
+                                new_comm = true;
+                            }
+                        }
+                    }
+                }
+            }
+            self.learner.observe(Invocation {
+                func_id,
+                start_ns: rec.start_ns,
+                end_ns: rec.end_ns,
+                cpu_ns: rec.cpu_ns,
+                wait_ns: rec.wait_ns,
+                blocked_ns: rec.blocked_ns,
+                nvcsw: rec.nvcsw,
+                nivcsw: rec.nivcsw,
+            });
+        }
+        if new_comm {
+            self.bump_tag_gen();
+        }
+        Ok(())
+    }
+
+    /// One learner update: train on the window and publish the policy.
+    fn learn(&mut self) -> Result<()> {
+        let util = self.cpu_util.sample();
+        let table = self.learner.update(util);
+        let t0 = Instant::now();
+        for f in &table {
+            let val = alps_func_policy {
+                rank: f.rank,
+                valid: 1,
+                slice_ns: f.slice_ns,
+                expect_ns: f.expect_ns,
+            };
+            // SAFETY: alps_func_policy is a plain C struct; viewing it as
+            // bytes for the map update is sound.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(
+                    &val as *const alps_func_policy as *const u8,
+                    std::mem::size_of::<alps_func_policy>(),
+                )
+            };
+            self.skel
+                .maps
+                .func_policy
+                .update(&f.func_id.to_ne_bytes(), bytes, MapFlags::ANY)
+                .context("cannot publish the learned policy")?;
+        }
+        self.push_last_ns = t0.elapsed().as_nanos() as u64;
+
+        let summary = |t: &[FuncPolicy]| -> BTreeMap<u32, (u32, u64)> {
+            t.iter().map(|f| (f.func_id, (f.rank, f.slice_ns / 100_000))).collect()
+        };
+        if summary(&table) != summary(&self.table) && !table.is_empty() {
+            let line: Vec<String> = table
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} r{} {:.1}ms",
+                        self.registry.name(f.func_id).unwrap_or("?"),
+                        f.rank,
+                        f.slice_ns as f64 / 1e6
+                    )
+                })
+                .collect();
+            info!("policy (util {util:.0}%): {}", line.join(", "));
+        }
+        self.table = table;
+        Ok(())
+    }
+
+    fn read_stats(&self) -> alps_stats {
+        let mut sum = alps_stats::default();
+        let Ok(Some(percpu)) = self.skel.maps.stats.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) else {
+            return sum;
+        };
+        for raw in percpu {
+            if raw.len() < std::mem::size_of::<alps_stats>() {
+                continue;
+            }
+            // SAFETY: the map value is an alps_stats written by the BPF side;
+            // read_unaligned copes with the Vec's alignment.
+            let s: alps_stats = unsafe { std::ptr::read_unaligned(raw.as_ptr() as *const alps_stats) };
+            for r in 0..sum.nr_enqueued.len() {
+                sum.nr_enqueued[r] += s.nr_enqueued[r];
+                sum.nr_dispatched[r] += s.nr_dispatched[r];
+                sum.nr_preempt_kicks[r] += s.nr_preempt_kicks[r];
+                sum.nr_guard_promotions[r] += s.nr_guard_promotions[r];
+            }
+            sum.nr_direct += s.nr_direct;
+            sum.nr_kept += s.nr_kept;
+            sum.nr_demotions += s.nr_demotions;
+            sum.nr_throttled += s.nr_throttled;
+            sum.nr_tick_preempts += s.nr_tick_preempts;
+            sum.nr_records += s.nr_records;
+            sum.nr_rb_drops += s.nr_rb_drops;
+            sum.max_wait_ns = sum.max_wait_ns.max(s.max_wait_ns);
+        }
+        sum
+    }
+
+    /// Tasks queued per rank DSQ, fresh from the read_queues program.
+    fn queue_depths(&self) -> Vec<i32> {
+        if let Err(e) = self.skel.progs.read_queues.test_run(ProgramInput::default()) {
+            debug!("read_queues failed: {e}");
+        }
+        self.skel
+            .maps
+            .bss_data
+            .as_ref()
+            .map(|b| b.queue_depths.to_vec())
+            .unwrap_or_default()
+    }
+
+    fn metrics(&self) -> Metrics {
+        let s = self.read_stats();
+        let q = self.queue_depths();
+        let cost = self.learner.cost();
+        let nr_ranks = self.settings.learner.nr_ranks as usize;
+        Metrics {
+            policy: self.settings.learner.kind.to_string(),
+            uptime_s: self.attached_at.elapsed().as_secs_f64(),
+            nr_records: self.records,
+            invocations_per_s: 0.0,
+            nr_rb_drops: s.nr_rb_drops,
+            nr_direct: s.nr_direct,
+            nr_kept: s.nr_kept,
+            nr_demotions: s.nr_demotions,
+            nr_preempt_kicks: s.nr_preempt_kicks.iter().sum(),
+            nr_throttled: s.nr_throttled,
+            nr_tick_preempts: s.nr_tick_preempts,
+            nr_guard: s.nr_guard_promotions.iter().sum(),
+            max_wait_ms: s.max_wait_ns as f64 / 1e6,
+            learner_updates: cost.updates,
+            learner_last_us: cost.last_ns as f64 / 1e3,
+            learner_mean_us: cost.mean_ns as f64 / 1e3,
+            learner_max_us: cost.max_ns as f64 / 1e3,
+            push_last_us: self.push_last_ns as f64 / 1e3,
+            window_len: self.learner.window().len() as u64,
+            nr_functions: self.registry.len() as u64,
+            nr_cgroups: self.skel.maps.cgrp_func.keys().count() as u64,
+            ranks: (0..nr_ranks)
+                .map(|r| RankMetrics {
+                    rank: r as u32,
+                    queued: q.get(r).copied().unwrap_or(0) as i64,
+                    enqueued: s.nr_enqueued[r],
+                    dispatched: s.nr_dispatched[r],
+                    dispatch_per_s: 0.0,
+                    preempt_kicks: s.nr_preempt_kicks[r],
+                    guard_promotions: s.nr_guard_promotions[r],
+                })
+                .collect(),
+            functions: self
+                .table
+                .iter()
+                .map(|f| FuncMetrics {
+                    name: self.registry.name(f.func_id).unwrap_or("?").to_string(),
+                    func_id: f.func_id,
+                    rank: f.rank,
+                    slice_ms: f.slice_ns as f64 / 1e6,
+                    expect_ms: f.expect_ns as f64 / 1e6,
+                    mu_ms: f.mu_ns / 1e6,
+                    sigma_ms: f.sigma_ns / 1e6,
+                    cpu_ms: f.cpu_mean_ns / 1e6,
+                    blocked_pct: 100.0 * f.blocked_frac,
+                    sleeps: f.sleeps_per_inv,
+                    penalty: f.penalty,
+                    samples: f.samples as u64,
+                })
+                .collect(),
+        }
+    }
+
+    fn exited(&mut self) -> bool {
+        uei_exited!(&self.skel, uei)
+    }
+
+    fn run(&mut self, shutdown: Arc<AtomicBool>) -> Result<UserExitInfo> {
+        let learn_every = Duration::from_millis(self.settings.learn_interval_ms);
+        let tag_every = Duration::from_millis(self.settings.tag_interval_ms);
+        let (mut next_learn, mut next_tag) = (Instant::now() + learn_every, Instant::now() + tag_every);
+        let channels = self.stats_server.as_ref().map(|s| s.channels());
+
+        while !shutdown.load(Ordering::Relaxed) && !self.exited() {
+            // The ring buffer's epoll doubles as the loop's sleep.
+            if let Err(e) = self.events.poll(Duration::from_millis(100)) {
+                // EINTR: a signal (maybe the one asking us to stop) arrived.
+                if e.kind() != libbpf_rs::ErrorKind::Interrupted {
+                    warn!("ring buffer poll failed: {e}");
+                }
+            }
+            self.drain_inbox()?;
+            let now = Instant::now();
+            if now >= next_tag {
+                if let Err(e) = self.rescan_cgroups() {
+                    warn!("cgroup scan failed: {e:#}");
+                }
+                next_tag = now + tag_every;
+            }
+            if now >= next_learn {
+                self.learn()?;
+                next_learn = now + learn_every;
+            }
+            if let Some((res_ch, req_ch)) = &channels {
+                while req_ch.try_recv().is_ok() {
+                    res_ch.send(self.metrics())?;
+                }
+            }
+        }
+
+        info!(
+            "detaching after {:.1}s: {} invocations learned, {} learner updates (mean {:.0}us)",
+            self.attached_at.elapsed().as_secs_f64(),
+            self.records,
+            self.learner.cost().updates,
+            self.learner.cost().mean_ns as f64 / 1e3
+        );
+        let _ = self.struct_ops.take();
+        uei_report!(&self.skel, uei)
+    }
+}
+
+impl Drop for Scheduler<'_> {
+    fn drop(&mut self) {
+        info!("unregistered {SCHEDULER_NAME}");
+    }
+}
+
+fn init_logging(verbose: bool) -> Result<()> {
+    let level = if verbose {
+        simplelog::LevelFilter::Debug
+    } else {
+        simplelog::LevelFilter::Info
+    };
+    let mut cfg = simplelog::ConfigBuilder::new();
+    cfg.set_time_level(simplelog::LevelFilter::Error)
+        .set_location_level(simplelog::LevelFilter::Off)
+        .set_target_level(simplelog::LevelFilter::Off)
+        .set_thread_level(simplelog::LevelFilter::Off);
+    simplelog::TermLogger::init(
+        level,
+        cfg.build(),
+        simplelog::TerminalMode::Stderr,
+        simplelog::ColorChoice::Never,
+    )?;
+    libbpf_log::install(verbose);
+    Ok(())
+}
+
+fn run_scheduler(opts: &Opts, settings: &Settings, shutdown: Arc<AtomicBool>) -> Result<()> {
+    preflight::check_environment(
+        std::path::Path::new("/sys"),
+        unsafe { libc::geteuid() },
+        &preflight::kernel_release(),
+    )?;
+    scx_utils::try_set_rlimit_infinity();
+
+    if let Some(intv) = opts.stats {
+        let (shutdown, json) = (shutdown.clone(), opts.json);
+        std::thread::spawn(move || {
+            if let Err(e) = stats::monitor(Duration::from_secs_f64(intv), json, shutdown) {
+                warn!("stats monitor stopped: {e:#}");
+            }
+        });
+    }
+
+    let mut restarts: Vec<Instant> = Vec::new();
+    let mut open_object = MaybeUninit::uninit();
+    loop {
+        let mut sched = Scheduler::init(opts, settings, &mut open_object)?;
+        let uei = sched.run(shutdown.clone())?;
+        drop(sched);
+        if !uei.should_restart() || shutdown.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        restarts.retain(|t| t.elapsed() < Duration::from_secs(60));
+        restarts.push(Instant::now());
+        if restarts.len() > MAX_RESTARTS_PER_MIN {
+            anyhow::bail!("the kernel asked for more than {MAX_RESTARTS_PER_MIN} restarts within a minute; giving up");
+        }
+        info!("the kernel asked for a restart (e.g. CPU hotplug): restarting");
+    }
+}
+
+fn real_main(opts: Opts) -> Result<()> {
+    if opts.version {
+        println!("{SCHEDULER_NAME} {}", build_id::full_version(env!("CARGO_PKG_VERSION")));
+        return Ok(());
+    }
+    if opts.help_stats {
+        stats::server_data().describe_meta(&mut std::io::stdout(), None)?;
+        return Ok(());
+    }
+    init_logging(opts.verbose)?;
+
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let flag = shutdown.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("cannot install the signal handler")?;
+
+    let nr_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let settings = opts.settings(nr_cpus).map_err(|e| classify(ExitClass::Usage, e))?;
+    if let Some(intv) = opts.monitor {
+        return stats::monitor(Duration::from_secs_f64(intv), opts.json, shutdown);
+    }
+    run_scheduler(&opts, &settings, shutdown)
+}
+
+fn main() {
+    let opts = Opts::parse();
+    if let Err(e) = real_main(opts) {
+        eprintln!("{SCHEDULER_NAME}: error: {e:#}");
+        std::process::exit(preflight::class_of(&e) as i32);
+    }
+}

@@ -1,0 +1,432 @@
+//! Command line of `scx_alps` and its validation.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+
+use crate::learner::{LearnerConfig, PolicyKind};
+use crate::tagging::{DEFAULT_CGROUP_PATTERN, DEFAULT_COMM_PATTERN, FuncPattern};
+
+const US: u64 = 1_000;
+const MS: u64 = 1_000_000;
+
+/// Largest --ranks value (number of priority DSQs the BPF side has room for).
+pub const MAX_RANKS: u32 = crate::bpf_intf::alps_consts_ALPS_MAX_RANKS;
+
+/// The kernel's sched_ext watchdog timeout we register (ops.timeout_ms).
+pub const WATCHDOG_MS: u64 = 5000;
+
+/// Default minimum quantum of `--policy alps-io`, us (ALPS's 8 ms quantum).
+pub const DEFAULT_MIN_QUANTUM_US: u64 = 8000;
+
+/// How a task is mapped to its function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FuncIdSource {
+    /// The task's cgroup v2 path, matched against --func-pattern.
+    Cgroup,
+    /// The task's command name (comm), matched against --func-pattern.
+    Comm,
+}
+
+/// scx_alps: a sched_ext scheduler for serverless (FaaS) hosts.
+///
+/// Learns, per function, an SRPT rank and a time slice from recent
+/// invocations (ALPS, USENIX ATC '24) and enforces them in BPF. The I/O-aware
+/// variant (--policy alps-io, the default) stops I/O-bound functions from
+/// passing as short jobs. Run as root on Linux 6.12+ with sched_ext.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "scx_alps", version, disable_version_flag = true)]
+pub struct Opts {
+    /// Scheduling policy: plain ALPS, or ALPS with the I/O-aware rank
+    /// penalty and minimum quantum.
+    #[arg(long, value_enum, default_value_t = PolicyKind::AlpsIo)]
+    pub policy: PolicyKind,
+
+    /// Number of priority ranks (DSQs), 1..=16.
+    #[arg(long, default_value_t = 8)]
+    pub ranks: u32,
+
+    /// Rank of tasks of no known or not yet learned function
+    /// [default: ranks / 2].
+    #[arg(long)]
+    pub neutral_rank: Option<u32>,
+
+    /// Time slice until a function is learned, and for unknown tasks, us.
+    #[arg(long, default_value_t = 8000)]
+    pub slice_us: u64,
+
+    /// Smallest learned slice, us.
+    #[arg(long, default_value_t = 500)]
+    pub slice_min_us: u64,
+
+    /// Largest learned slice, us (ALPS caps slices at 200 ms).
+    #[arg(long, default_value_t = 200_000)]
+    pub slice_max_us: u64,
+
+    /// Invocations kept in the learner's sliding window (ALPS: 100).
+    #[arg(long, default_value_t = 100)]
+    pub window: usize,
+
+    /// Interval between learner updates, ms (ALPS: about 10 s).
+    #[arg(long, default_value_t = 10_000)]
+    pub learn_interval_ms: u64,
+
+    /// Non-preemption quantum of the learner's SRPT simulation, us (ALPS: 8 ms).
+    #[arg(long, default_value_t = 8000)]
+    pub quantum_us: u64,
+
+    /// ALPS alpha: slice = min(alpha * mu, slice max) - beta * sigma.
+    #[arg(long, default_value_t = 1.0)]
+    pub alpha: f64,
+
+    /// ALPS beta: weight of the stint deviation sigma in the slice.
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+
+    /// ALPS gamma: divisor of the overload slice scaling.
+    #[arg(long, default_value_t = 1.0)]
+    pub gamma: f64,
+
+    /// ALPS theta: CPU utilisation (percent) above which slices shrink.
+    #[arg(long, default_value_t = 50.0)]
+    pub theta: f64,
+
+    /// alps-io only: weight (0..=1) of a function's blocked-time fraction in
+    /// its rank; 1 orders I/O-bound functions by wall-clock length.
+    #[arg(long)]
+    pub io_penalty: Option<f64>,
+
+    /// alps-io only: time a running task keeps the CPU before a wake-up may
+    /// preempt it, us [default: 8000].
+    #[arg(long)]
+    pub min_quantum_us: Option<u64>,
+
+    /// Bound on any task's runnable wait, ms; the starvation guard serves a
+    /// task at half of it. Must stay below the 5 s sched_ext watchdog.
+    #[arg(long, default_value_t = 1000)]
+    pub starvation_ms: u64,
+
+    /// Do not demote tasks that outrun their function's expected CPU time.
+    #[arg(long)]
+    pub no_demotion: bool,
+
+    /// Do not kick CPUs on wake-up (ranks still order the queues).
+    #[arg(long)]
+    pub no_wakeup_preemption: bool,
+
+    /// What identifies a task's function.
+    #[arg(long, value_enum, default_value_t = FuncIdSource::Cgroup)]
+    pub func_id: FuncIdSource,
+
+    /// Regex mapping a cgroup path (relative to --cgroup-root) or a comm to a
+    /// function name: first capture group, or the whole match
+    /// [default: "^faas/([^/]+)" for cgroup, "^(.+)$" for comm].
+    #[arg(long)]
+    pub func_pattern: Option<String>,
+
+    /// Where cgroup v2 is mounted.
+    #[arg(long, default_value = "/sys/fs/cgroup")]
+    pub cgroup_root: PathBuf,
+
+    /// Interval between cgroup tree scans for new function cgroups, ms.
+    #[arg(long, default_value_t = 1000)]
+    pub tag_interval_ms: u64,
+
+    /// Size of the invocation-record ring buffer, KiB (power of two, >= 4).
+    #[arg(long, default_value_t = 256)]
+    pub ringbuf_kb: u32,
+
+    /// Print statistics every SECS seconds while scheduling.
+    #[arg(long, value_name = "SECS")]
+    pub stats: Option<f64>,
+
+    /// Attach to a running scx_alps and print its statistics every SECS
+    /// seconds; does not load a scheduler.
+    #[arg(long, value_name = "SECS")]
+    pub monitor: Option<f64>,
+
+    /// Print statistics as JSON lines instead of text (--stats, --monitor).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Describe every statistic and exit.
+    #[arg(long)]
+    pub help_stats: bool,
+
+    /// Size of the kernel's debug dump on error exits (0 = default).
+    #[arg(long, default_value_t = 0)]
+    pub exit_dump_len: u32,
+
+    /// Verbose output, including libbpf's.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
+    /// Print the version and exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
+}
+
+/// Validated settings, in the units the scheduler uses (ns).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Learner parameters.
+    pub learner: LearnerConfig,
+    /// Rank of unknown and unlearned tasks.
+    pub neutral_rank: u32,
+    /// Default slice, ns.
+    pub slice_dfl_ns: u64,
+    /// Minimum quantum before wake-up preemption, ns (0 = off).
+    pub min_quantum_ns: u64,
+    /// Bound on runnable waits, ns.
+    pub starvation_ns: u64,
+    /// The compiled function pattern.
+    pub pattern: FuncPattern,
+    /// The pattern's source text.
+    pub pattern_src: String,
+    /// Learner update interval, ms.
+    pub learn_interval_ms: u64,
+    /// Cgroup scan interval, ms.
+    pub tag_interval_ms: u64,
+}
+
+fn check_interval(name: &str, v: Option<f64>) -> Result<()> {
+    if let Some(v) = v
+        && (!v.is_finite() || v <= 0.0 || v > 86_400.0)
+    {
+        bail!("{name} must be a number of seconds in (0, 86400], got {v}");
+    }
+    Ok(())
+}
+
+impl Opts {
+    /// Checks every value and converts to [`Settings`]; `nr_cpus` is the
+    /// host's CPU count (for the learner's SRPT simulation).
+    ///
+    /// Errors name the offending flag, the accepted range and the value given.
+    pub fn settings(&self, nr_cpus: usize) -> Result<Settings> {
+        if self.ranks == 0 || self.ranks > MAX_RANKS {
+            bail!("--ranks must be in 1..={MAX_RANKS}, got {}", self.ranks);
+        }
+        let neutral_rank = self.neutral_rank.unwrap_or(self.ranks / 2);
+        if neutral_rank >= self.ranks {
+            bail!(
+                "--neutral-rank must be below --ranks ({}), got {neutral_rank}",
+                self.ranks
+            );
+        }
+        if self.slice_min_us == 0 {
+            bail!("--slice-min-us must be at least 1");
+        }
+        if self.slice_min_us > self.slice_max_us {
+            bail!(
+                "--slice-min-us ({}) must not exceed --slice-max-us ({})",
+                self.slice_min_us,
+                self.slice_max_us
+            );
+        }
+        if self.slice_us < self.slice_min_us || self.slice_us > self.slice_max_us {
+            bail!(
+                "--slice-us must be within [--slice-min-us, --slice-max-us] = [{}, {}], got {}",
+                self.slice_min_us,
+                self.slice_max_us,
+                self.slice_us
+            );
+        }
+        if self.slice_max_us * US >= WATCHDOG_MS * MS / 2 {
+            bail!(
+                "--slice-max-us must stay below half the {WATCHDOG_MS} ms watchdog, got {}",
+                self.slice_max_us
+            );
+        }
+        if self.window < 2 || self.window > 1_000_000 {
+            bail!("--window must be in 2..=1000000 invocations, got {}", self.window);
+        }
+        if self.learn_interval_ms < 100 || self.learn_interval_ms > 3_600_000 {
+            bail!(
+                "--learn-interval-ms must be in 100..=3600000, got {}",
+                self.learn_interval_ms
+            );
+        }
+        if self.tag_interval_ms < 10 || self.tag_interval_ms > 3_600_000 {
+            bail!(
+                "--tag-interval-ms must be in 10..=3600000, got {}",
+                self.tag_interval_ms
+            );
+        }
+        for (name, v) in [("--alpha", self.alpha), ("--gamma", self.gamma)] {
+            if !v.is_finite() || v <= 0.0 || v > 100.0 {
+                bail!("{name} must be in (0, 100], got {v}");
+            }
+        }
+        if !self.beta.is_finite() || !(0.0..=100.0).contains(&self.beta) {
+            bail!("--beta must be in [0, 100], got {}", self.beta);
+        }
+        if !self.theta.is_finite() || !(0.0..=100.0).contains(&self.theta) {
+            bail!("--theta must be a percentage in [0, 100], got {}", self.theta);
+        }
+        let io = self.policy == PolicyKind::AlpsIo;
+        if !io && (self.io_penalty.is_some() || self.min_quantum_us.is_some()) {
+            bail!("--io-penalty and --min-quantum-us belong to --policy alps-io; --policy alps has neither");
+        }
+        let io_penalty = self.io_penalty.unwrap_or(1.0);
+        if !io_penalty.is_finite() || !(0.0..=1.0).contains(&io_penalty) {
+            bail!("--io-penalty must be in [0, 1], got {io_penalty}");
+        }
+        let min_quantum_us = if io {
+            self.min_quantum_us.unwrap_or(DEFAULT_MIN_QUANTUM_US)
+        } else {
+            0
+        };
+        if min_quantum_us * US >= WATCHDOG_MS * MS / 4 {
+            bail!("--min-quantum-us must stay below {} us", WATCHDOG_MS * 1000 / 4);
+        }
+        if self.starvation_ms < 10 || self.starvation_ms >= WATCHDOG_MS {
+            bail!(
+                "--starvation-ms must be in 10..{WATCHDOG_MS} (below the sched_ext watchdog), got {}",
+                self.starvation_ms
+            );
+        }
+        if self.quantum_us == 0 || self.quantum_us > 10_000_000 {
+            bail!("--quantum-us must be in 1..=10000000, got {}", self.quantum_us);
+        }
+        if self.ringbuf_kb < 4 || !self.ringbuf_kb.is_power_of_two() || self.ringbuf_kb > 1 << 20 {
+            bail!(
+                "--ringbuf-kb must be a power of two in 4..=1048576, got {}",
+                self.ringbuf_kb
+            );
+        }
+        check_interval("--stats", self.stats)?;
+        check_interval("--monitor", self.monitor)?;
+        let pattern_src = self.func_pattern.clone().unwrap_or_else(|| {
+            match self.func_id {
+                FuncIdSource::Cgroup => DEFAULT_CGROUP_PATTERN,
+                FuncIdSource::Comm => DEFAULT_COMM_PATTERN,
+            }
+            .to_string()
+        });
+        let pattern = FuncPattern::new(&pattern_src)?;
+
+        let learner = LearnerConfig {
+            kind: self.policy,
+            nr_ranks: self.ranks,
+            window: self.window,
+            nr_cpus: nr_cpus.max(1),
+            quantum_ns: self.quantum_us * US,
+            alpha: self.alpha,
+            beta: self.beta,
+            gamma: self.gamma,
+            theta_pct: self.theta,
+            slice_min_ns: self.slice_min_us * US,
+            slice_max_ns: self.slice_max_us * US,
+            io_penalty: if io { io_penalty } else { 0.0 },
+            ..LearnerConfig::default()
+        };
+        Ok(Settings {
+            learner,
+            neutral_rank,
+            slice_dfl_ns: self.slice_us * US,
+            min_quantum_ns: min_quantum_us * US,
+            starvation_ns: self.starvation_ms * MS,
+            pattern,
+            pattern_src,
+            learn_interval_ms: self.learn_interval_ms,
+            tag_interval_ms: self.tag_interval_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Opts, clap::Error> {
+        Opts::try_parse_from(std::iter::once("scx_alps").chain(args.iter().copied()))
+    }
+
+    fn settings_err(args: &[&str]) -> String {
+        format!("{:#}", parse(args).unwrap().settings(2).unwrap_err())
+    }
+
+    #[test]
+    fn defaults_follow_alps_and_enable_the_io_variant() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.policy, PolicyKind::AlpsIo);
+        let s = o.settings(16).unwrap();
+        assert_eq!(s.learner.window, 100);
+        assert_eq!(s.learner.quantum_ns, 8 * MS);
+        assert_eq!(s.learner.slice_max_ns, 200 * MS);
+        assert_eq!(
+            (s.learner.alpha, s.learner.beta, s.learner.gamma, s.learner.theta_pct),
+            (1.0, 1.0, 1.0, 50.0)
+        );
+        assert_eq!(s.learner.nr_cpus, 16);
+        assert_eq!(s.learner.io_penalty, 1.0);
+        assert_eq!(s.min_quantum_ns, 8 * MS);
+        assert_eq!(s.neutral_rank, 4);
+        assert_eq!(s.starvation_ns, 1000 * MS);
+        assert_eq!(s.pattern_src, DEFAULT_CGROUP_PATTERN);
+        assert_eq!(s.learn_interval_ms, 10_000);
+    }
+
+    #[test]
+    fn plain_alps_has_neither_penalty_nor_quantum() {
+        let s = parse(&["--policy", "alps"]).unwrap().settings(2).unwrap();
+        assert_eq!(s.min_quantum_ns, 0);
+        assert_eq!(s.learner.io_penalty, 0.0);
+        assert_eq!(s.learner.kind, PolicyKind::Alps);
+        let err = settings_err(&["--policy", "alps", "--min-quantum-us", "100"]);
+        assert!(err.contains("alps-io"), "{err}");
+    }
+
+    #[test]
+    fn comm_mode_defaults_to_the_whole_comm() {
+        let s = parse(&["--func-id", "comm"]).unwrap().settings(2).unwrap();
+        assert_eq!(s.pattern_src, DEFAULT_COMM_PATTERN);
+        assert_eq!(s.pattern.function_of("fib"), Some("fib"));
+    }
+
+    #[test]
+    fn unknown_flags_and_values_are_clap_errors() {
+        assert!(parse(&["--policy", "cfs"]).is_err());
+        assert!(parse(&["--ranks", "many"]).is_err());
+        assert!(parse(&["--frobnicate"]).is_err());
+        assert!(parse(&["--func-id", "pid"]).is_err());
+        assert!(parse(&["--slice-us", "-5"]).is_err());
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_flag() {
+        for (args, flag) in [
+            (&["--ranks", "0"][..], "--ranks"),
+            (&["--ranks", "17"][..], "--ranks"),
+            (&["--neutral-rank", "8"][..], "--neutral-rank"),
+            (&["--slice-us", "100"][..], "--slice-us"),
+            (&["--slice-min-us", "0"][..], "--slice-min-us"),
+            (&["--slice-min-us", "300000"][..], "--slice-min-us"),
+            (
+                &["--slice-max-us", "3000000", "--slice-us", "8000"][..],
+                "--slice-max-us",
+            ),
+            (&["--window", "1"][..], "--window"),
+            (&["--learn-interval-ms", "5"][..], "--learn-interval-ms"),
+            (&["--alpha", "0"][..], "--alpha"),
+            (&["--alpha", "NaN"][..], "--alpha"),
+            (&["--beta=-1"][..], "--beta"),
+            (&["--theta", "101"][..], "--theta"),
+            (&["--io-penalty", "2"][..], "--io-penalty"),
+            (&["--min-quantum-us", "2000000"][..], "--min-quantum-us"),
+            (&["--starvation-ms", "5000"][..], "--starvation-ms"),
+            (&["--starvation-ms", "1"][..], "--starvation-ms"),
+            (&["--ringbuf-kb", "100"][..], "--ringbuf-kb"),
+            (&["--stats", "0"][..], "--stats"),
+            (&["--monitor=-1"][..], "--monitor"),
+            (&["--func-pattern", "faas/("][..], "--func-pattern"),
+            (&["--quantum-us", "0"][..], "--quantum-us"),
+            (&["--tag-interval-ms", "1"][..], "--tag-interval-ms"),
+        ] {
+            let err = settings_err(args);
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
+    }
+}

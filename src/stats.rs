@@ -1,0 +1,297 @@
+//! scx_stats metrics of scx_alps: `--stats SECS` prints them while
+//! scheduling, `--monitor SECS` attaches to a running instance,
+//! `--help-stats` describes them.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use scx_stats::prelude::*;
+use scx_stats_derive::{Stats, stat_doc};
+use serde::{Deserialize, Serialize};
+
+/// Counters of one rank (priority DSQ).
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+pub struct RankMetrics {
+    #[stat(desc = "Rank (0 = highest priority)")]
+    pub rank: u32,
+    #[stat(desc = "Tasks queued in this rank's DSQ now")]
+    pub queued: i64,
+    #[stat(desc = "Tasks inserted into this rank's DSQ since attach")]
+    pub enqueued: u64,
+    #[stat(desc = "Tasks dispatched from this rank's DSQ since attach")]
+    pub dispatched: u64,
+    #[stat(desc = "Dispatches from this rank per second over the last interval")]
+    pub dispatch_per_s: f64,
+    #[stat(desc = "Wake-up preemption kicks sent for tasks of this rank")]
+    pub preempt_kicks: u64,
+    #[stat(desc = "Starvation-guard dispatches from this rank")]
+    pub guard_promotions: u64,
+}
+
+/// Learned policy of one function.
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+pub struct FuncMetrics {
+    #[stat(desc = "Function name")]
+    pub name: String,
+    #[stat(desc = "Function id")]
+    pub func_id: u32,
+    #[stat(desc = "Learned rank")]
+    pub rank: u32,
+    #[stat(desc = "Learned time slice, ms")]
+    pub slice_ms: f64,
+    #[stat(desc = "CPU per invocation beyond which tasks are demoted, ms")]
+    pub expect_ms: f64,
+    #[stat(desc = "Mean simulated SRPT stint (mu), ms")]
+    pub mu_ms: f64,
+    #[stat(desc = "Standard deviation of simulated stints (sigma), ms")]
+    pub sigma_ms: f64,
+    #[stat(desc = "Mean CPU per invocation, ms")]
+    pub cpu_ms: f64,
+    #[stat(desc = "Share of lifetime spent blocked, percent")]
+    pub blocked_pct: f64,
+    #[stat(desc = "Voluntary sleeps per invocation")]
+    pub sleeps: f64,
+    #[stat(desc = "Ranks lost to the I/O-aware penalty (negative: gained)")]
+    pub penalty: i32,
+    #[stat(desc = "Invocations of this function in the learner's window")]
+    pub samples: u64,
+}
+
+/// Everything scx_alps reports.
+#[stat_doc]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
+#[stat(top)]
+pub struct Metrics {
+    #[stat(desc = "Scheduling policy (alps or alps-io)")]
+    pub policy: String,
+    #[stat(desc = "Seconds since the scheduler attached")]
+    pub uptime_s: f64,
+    #[stat(desc = "Invocation records received since attach")]
+    pub nr_records: u64,
+    #[stat(desc = "Invocations finished per second over the last interval")]
+    pub invocations_per_s: f64,
+    #[stat(desc = "Invocation records dropped because the ring buffer was full")]
+    pub nr_rb_drops: u64,
+    #[stat(desc = "Wake-ups dispatched straight to an idle CPU")]
+    pub nr_direct: u64,
+    #[stat(desc = "Slice refills of a task with no better competitor")]
+    pub nr_kept: u64,
+    #[stat(desc = "Enqueues below the function's rank (attained CPU > expected)")]
+    pub nr_demotions: u64,
+    #[stat(desc = "Wake-up preemption kicks (all ranks)")]
+    pub nr_preempt_kicks: u64,
+    #[stat(desc = "Wake-up preemptions held back by the minimum quantum")]
+    pub nr_throttled: u64,
+    #[stat(desc = "Running tasks cut short at a tick (better rank waiting, or guard)")]
+    pub nr_tick_preempts: u64,
+    #[stat(desc = "Starvation-guard activations (all ranks)")]
+    pub nr_guard: u64,
+    #[stat(desc = "Longest runnable wait seen since attach, ms")]
+    pub max_wait_ms: f64,
+    #[stat(desc = "Learner updates since start")]
+    pub learner_updates: u64,
+    #[stat(desc = "Cost of the last learner update (simulation + training), us")]
+    pub learner_last_us: f64,
+    #[stat(desc = "Mean cost of a learner update, us")]
+    pub learner_mean_us: f64,
+    #[stat(desc = "Largest cost of a learner update, us")]
+    pub learner_max_us: f64,
+    #[stat(desc = "Cost of writing the last policy into the BPF maps, us")]
+    pub push_last_us: f64,
+    #[stat(desc = "Invocations in the learner's window")]
+    pub window_len: u64,
+    #[stat(desc = "Functions known (tagged)")]
+    pub nr_functions: u64,
+    #[stat(desc = "Cgroups mapped to functions")]
+    pub nr_cgroups: u64,
+    #[stat(desc = "Per-rank counters")]
+    pub ranks: Vec<RankMetrics>,
+    #[stat(desc = "Learned policy table, by rank")]
+    pub functions: Vec<FuncMetrics>,
+}
+
+impl Metrics {
+    /// Fills the per-second rates from the previous snapshot `prev`.
+    pub fn with_rates(mut self, prev: &Metrics) -> Metrics {
+        let dt = self.uptime_s - prev.uptime_s;
+        if dt > 0.0 && self.uptime_s >= prev.uptime_s {
+            self.invocations_per_s = self.nr_records.saturating_sub(prev.nr_records) as f64 / dt;
+            for r in self.ranks.iter_mut() {
+                let before = prev.ranks.iter().find(|p| p.rank == r.rank).map_or(0, |p| p.dispatched);
+                r.dispatch_per_s = r.dispatched.saturating_sub(before) as f64 / dt;
+            }
+        }
+        self
+    }
+
+    /// Human-readable report.
+    pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
+        writeln!(
+            w,
+            "[scx_alps {}] up {:.1}s | invocations {} ({:.1}/s) drops {} | direct {} kept {} demoted {} | \
+             preempt kicks {} throttled {} tick {} | guard {} max wait {:.1}ms",
+            self.policy,
+            self.uptime_s,
+            self.nr_records,
+            self.invocations_per_s,
+            self.nr_rb_drops,
+            self.nr_direct,
+            self.nr_kept,
+            self.nr_demotions,
+            self.nr_preempt_kicks,
+            self.nr_throttled,
+            self.nr_tick_preempts,
+            self.nr_guard,
+            self.max_wait_ms,
+        )?;
+        writeln!(
+            w,
+            "  learner: {} updates, last {:.0}us mean {:.0}us max {:.0}us, push {:.0}us | window {} | functions {} cgroups {}",
+            self.learner_updates,
+            self.learner_last_us,
+            self.learner_mean_us,
+            self.learner_max_us,
+            self.push_last_us,
+            self.window_len,
+            self.nr_functions,
+            self.nr_cgroups,
+        )?;
+        writeln!(
+            w,
+            "  {:>4} {:>7} {:>10} {:>10} {:>9} {:>7} {:>6}",
+            "rank", "queued", "enqueued", "dispatched", "disp/s", "kicks", "guard"
+        )?;
+        for r in &self.ranks {
+            writeln!(
+                w,
+                "  {:>4} {:>7} {:>10} {:>10} {:>9.1} {:>7} {:>6}",
+                r.rank, r.queued, r.enqueued, r.dispatched, r.dispatch_per_s, r.preempt_kicks, r.guard_promotions
+            )?;
+        }
+        if !self.functions.is_empty() {
+            writeln!(
+                w,
+                "  {:<20} {:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>4} {:>6}",
+                "function",
+                "rank",
+                "slice_ms",
+                "mu_ms",
+                "sigma_ms",
+                "cpu_ms",
+                "expect",
+                "blocked%",
+                "sleeps",
+                "pen",
+                "n"
+            )?;
+            for f in &self.functions {
+                writeln!(
+                    w,
+                    "  {:<20} {:>4} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>6.2} {:>4} {:>6}",
+                    f.name,
+                    f.rank,
+                    f.slice_ms,
+                    f.mu_ms,
+                    f.sigma_ms,
+                    f.cpu_ms,
+                    f.expect_ms,
+                    f.blocked_pct,
+                    f.sleeps,
+                    f.penalty,
+                    f.samples
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stats server's data: each client gets rates over its own interval.
+pub fn server_data() -> StatsServerData<(), Metrics> {
+    let open: Box<dyn StatsOpener<(), Metrics>> = Box::new(move |(req_ch, res_ch)| {
+        req_ch.send(())?;
+        let mut prev = res_ch.recv()?;
+        let read: Box<dyn StatsReader<(), Metrics>> = Box::new(move |_args, (req_ch, res_ch)| {
+            req_ch.send(())?;
+            let cur = res_ch.recv()?;
+            let out = cur.clone().with_rates(&prev);
+            prev = cur;
+            out.to_json()
+        });
+        Ok(read)
+    });
+    StatsServerData::new()
+        .add_meta(Metrics::meta())
+        .add_meta(RankMetrics::meta())
+        .add_meta(FuncMetrics::meta())
+        .add_ops("top", StatsOps { open, close: None })
+}
+
+/// Prints the metrics of the running scx_alps every `intv`, as text or as
+/// JSON lines, until `shutdown` is set.
+pub fn monitor(intv: Duration, json: bool, shutdown: Arc<AtomicBool>) -> Result<()> {
+    scx_utils::monitor_stats::<Metrics>(
+        &[],
+        intv,
+        || shutdown.load(Ordering::Relaxed),
+        |m| {
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&m)?)?;
+            } else {
+                m.format(&mut out)?;
+            }
+            out.flush()?;
+            Ok(())
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_come_from_the_previous_snapshot() {
+        let prev = Metrics {
+            uptime_s: 10.0,
+            nr_records: 100,
+            ranks: vec![RankMetrics {
+                rank: 0,
+                dispatched: 50,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let cur = Metrics {
+            uptime_s: 12.0,
+            nr_records: 140,
+            ranks: vec![RankMetrics {
+                rank: 0,
+                dispatched: 250,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .with_rates(&prev);
+        assert_eq!(cur.invocations_per_s, 20.0);
+        assert_eq!(cur.ranks[0].dispatch_per_s, 100.0);
+        let mut text = Vec::new();
+        cur.format(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("invocations 140 (20.0/s)"), "{text}");
+    }
+
+    #[test]
+    fn metrics_describe_themselves() {
+        let mut out = Vec::new();
+        server_data().describe_meta(&mut out, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("nr_guard") && text.contains("learner_last_us"), "{text}");
+    }
+}
