@@ -1,0 +1,15 @@
+//! alps-bench: the A/B harness and simulator of scx_alps.
+//!
+//! - [`trace`]: readers of the public FaaS traces;
+//! - [`workload`]: function models and scenarios (plans of CPU bursts and sleeps);
+//! - [`exec`]: runs a plan for real, one process per invocation;
+//! - [`runner`]: starts and stops each arm's scheduler and runs the plan under it;
+//! - [`report`], [`plot`]: CSV, JSON, Markdown and plots;
+//! - [`sim`]: discrete-event simulator of the same plans under models of the schedulers.
+
+pub mod exec;
+pub mod plot;
+pub mod report;
+pub mod runner;
+pub mod trace;
+pub mod workload;

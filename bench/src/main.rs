@@ -1,0 +1,519 @@
+//! alps-bench: A/B benchmark of scx_alps against the kernel's default
+//! scheduler on real FaaS traces, and a simulator of the same plans.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use alps_bench::exec::{self, ExecConfig};
+use alps_bench::report::{self, RunMeta, Summary};
+use alps_bench::runner::{self, AbSetup};
+use alps_bench::trace::{self, Format};
+use alps_bench::workload::{self, Plan, PlanConfig, STUDY_CPUS, Scenario};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use log::info;
+use scx_alps::preflight::{ScxState, kernel_release, scx_state};
+
+#[derive(Parser)]
+#[command(
+    name = "alps-bench",
+    version,
+    about = "A/B benchmark and simulator for scx_alps on FaaS traces"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Replay a trace under each arm (EEVDF, scx_alps --policy alps and
+    /// alps-io, extra schedulers) and write the report. Runs in the sched_ext
+    /// test VM when this kernel has no sched_ext.
+    Ab(AbArgs),
+    /// Build the plan of a trace and print what it contains.
+    Plan(PlanArgs),
+    /// Check a results directory: files parse and every invocation of every
+    /// arm completed. Exits non-zero otherwise.
+    Verify(VerifyArgs),
+    /// Internal: run a plan under whatever scheduler is attached.
+    #[command(hide = true)]
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Clone)]
+struct TraceArgs {
+    /// Trace file (or Azure 2019 directory).
+    #[arg(long)]
+    trace: PathBuf,
+    /// Trace format [default: detected from the content].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Workload mix (the I/O study's scenarios).
+    #[arg(long, value_enum, default_value_t = Scenario::Mixed)]
+    scenario: Scenario,
+    /// First entries to use, 0 for all [default: 200 for mixed, 1000 otherwise].
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Entries to skip before the first one used.
+    #[arg(long, default_value_t = 0)]
+    skip: usize,
+    /// Multiplies arrival times and sleeps (after the format's own factor).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Multiplies CPU demands; "auto" = CPUs / 16 (the study's machine), so
+    /// each CPU carries the study's load.
+    #[arg(long, default_value = "auto")]
+    work_scale: String,
+    /// Seed of every random choice (Azure 2019 sampling).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VmMode {
+    /// Use the VM only when this kernel lacks sched_ext.
+    Auto,
+    /// Always run the arms in the VM.
+    Always,
+    /// Never: fail if this kernel lacks sched_ext.
+    Never,
+}
+
+#[derive(Args, Clone)]
+struct AbArgs {
+    #[command(flatten)]
+    trace: TraceArgs,
+    /// Arms, comma-separated: eevdf (the kernel's default scheduler), alps, alps-io.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io")]
+    arms: Vec<String>,
+    /// Extra arm NAME=COMMAND, e.g. bpfland=scx_bpfland (repeatable).
+    #[arg(long)]
+    extra_arm: Vec<String>,
+    /// Repetitions of every arm (interleaved).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Extra flags for both scx_alps arms (one string, split on spaces).
+    #[arg(long, default_value = "--learn-interval-ms 1000")]
+    alps_flags: String,
+    /// The scx_alps binary [default: next to alps-bench].
+    #[arg(long)]
+    scx_alps: Option<PathBuf>,
+    /// Results directory [default: results/<scenario>-<time>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where the arms run.
+    #[arg(long, value_enum, default_value_t = VmMode::Auto)]
+    vm: VmMode,
+    /// VM kernel: 6.12, 7.2 or a kernel image path.
+    #[arg(long, default_value = "6.12")]
+    kernel: String,
+    /// VM CPUs.
+    #[arg(long, default_value_t = 2)]
+    vm_cpus: usize,
+    /// VM memory.
+    #[arg(long, default_value = "2G")]
+    vm_memory: String,
+    /// SCHED_FIFO priority of the load generator; 0 runs it as a normal task.
+    #[arg(long, default_value_t = 10)]
+    rt_prio: i32,
+    /// Seconds a scheduler may take to attach.
+    #[arg(long, default_value_t = 60)]
+    attach_timeout: u64,
+    /// Internal: already inside the VM.
+    #[arg(long, hide = true)]
+    in_vm: bool,
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    trace: TraceArgs,
+    /// CPUs the plan is scaled for (work scale auto).
+    #[arg(long, default_value_t = 2)]
+    cpus: usize,
+    /// Write the plan as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// Results directory of an A/B run.
+    dir: PathBuf,
+    /// Arms that must be present.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io")]
+    arms: Vec<String>,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[arg(long)]
+    plan: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    rt_prio: i32,
+    #[arg(long)]
+    no_rt: bool,
+    #[arg(long, default_value = "/sys/fs/cgroup/faas")]
+    cgroup_parent: PathBuf,
+    #[arg(long, default_value_t = 900)]
+    drain_timeout_s: u64,
+}
+
+fn work_scale(arg: &str, cpus: usize) -> Result<f64> {
+    if arg == "auto" {
+        return Ok(cpus as f64 / STUDY_CPUS);
+    }
+    arg.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .with_context(|| format!("--work-scale must be \"auto\" or a positive number, got {arg:?}"))
+}
+
+fn build_plan(t: &TraceArgs, cpus: usize) -> Result<Plan> {
+    let (format, entries) = trace::read(&t.trace, t.format, t.seed)?;
+    let cfg = PlanConfig {
+        scenario: t.scenario,
+        time_scale: t.time_scale,
+        work_scale: work_scale(&t.work_scale, cpus)?,
+        limit: t.limit.unwrap_or_else(|| t.scenario.default_limit()),
+        skip: t.skip,
+    };
+    workload::build_plan(&t.trace.display().to_string(), format, &entries, &cfg, t.seed)
+}
+
+fn describe(plan: &Plan) -> String {
+    let mut by_class: std::collections::BTreeMap<(String, String), (usize, u64, u64)> = Default::default();
+    for i in &plan.invocations {
+        let e = by_class.entry((i.class.clone(), i.kind.to_string())).or_default();
+        e.0 += 1;
+        e.1 += i.cpu_ns();
+        e.2 += i.sleep_ns();
+    }
+    let mut s = format!(
+        "{} invocations of {} functions from {} ({}), scenario {}, span {:.1} s, CPU demand {:.1} s \
+         (time scale {}, work scale {:.4})\n",
+        plan.invocations.len(),
+        plan.functions().len(),
+        plan.trace,
+        plan.format,
+        plan.config.scenario,
+        plan.span_ns() as f64 / 1e9,
+        plan.cpu_ns() as f64 / 1e9,
+        plan.config.time_scale,
+        plan.config.work_scale
+    );
+    for ((class, kind), (n, cpu, sleep)) in by_class {
+        s += &format!(
+            "  class {class:<10} {kind:<3} n={n:<5} mean CPU {:>8.1} ms  mean sleep {:>8.1} ms\n",
+            cpu as f64 / n as f64 / 1e6,
+            sleep as f64 / n as f64 / 1e6
+        );
+    }
+    s
+}
+
+fn repo_root() -> Option<PathBuf> {
+    if let Ok(r) = std::env::var("ALPS_ROOT") {
+        return Some(PathBuf::from(r));
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .find(|d| d.join("scripts/vm-run").is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Re-runs this command inside the sched_ext test VM.
+fn ab_in_vm(a: &AbArgs, out: &Path) -> Result<()> {
+    let root = repo_root().context("cannot find scripts/vm-run (set ALPS_ROOT to the scx_alps checkout)")?;
+    let exe = std::env::current_exe()?;
+    let mut args: Vec<String> = std::env::args().skip(2).collect();
+    // Drop --out/--vm given by the user; we pass resolved ones.
+    let mut clean = Vec::new();
+    let mut skip = false;
+    for x in args.drain(..) {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if x == "--out" || x == "--vm" {
+            skip = true;
+            continue;
+        }
+        if x.starts_with("--out=") || x.starts_with("--vm=") {
+            continue;
+        }
+        clean.push(x);
+    }
+    let mut guest = vec![exe.display().to_string(), "ab".into()];
+    guest.extend(clean);
+    guest.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--vm".into(),
+        "never".into(),
+        "--in-vm".into(),
+    ]);
+    info!(
+        "this kernel has no sched_ext: running the arms in the test VM (kernel {})",
+        a.kernel
+    );
+    let status = std::process::Command::new(root.join("scripts/vm-run"))
+        .args([
+            "--kernel",
+            &a.kernel,
+            "--cpus",
+            &a.vm_cpus.to_string(),
+            "--memory",
+            &a.vm_memory,
+        ])
+        .arg("--rwdir")
+        .arg(out)
+        .arg("--")
+        .args(&guest)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .context("cannot run scripts/vm-run")?;
+    if !status.success() {
+        bail!("the A/B run in the VM failed ({status})");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).context("the VM run left no report.md")?;
+    println!("{md}");
+    println!("results: {}", out.display());
+    Ok(())
+}
+
+fn cmd_ab(a: AbArgs) -> Result<()> {
+    if a.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let out = match &a.out {
+        Some(o) => o.clone(),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs();
+            PathBuf::from(format!("results/{}-{secs}", a.trace.scenario))
+        }
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let out = out.canonicalize()?;
+    let scx_alps = match &a.scx_alps {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("scx_alps"),
+    };
+    let alps_flags: Vec<String> = a.alps_flags.split_whitespace().map(String::from).collect();
+    let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &alps_flags)?;
+    // Check the trace before booting anything.
+    let host_plan = build_plan(&a.trace, a.vm_cpus)?;
+    info!("{}", describe(&host_plan).trim_end());
+
+    let has_scx = scx_state(Path::new("/sys")) != ScxState::Absent;
+    let use_vm = !a.in_vm
+        && match a.vm {
+            VmMode::Always => true,
+            VmMode::Auto => !has_scx,
+            VmMode::Never => false,
+        };
+    if use_vm {
+        return ab_in_vm(&a, &out);
+    }
+    if !has_scx {
+        bail!(
+            "kernel {} has no sched_ext: use --vm auto (the default) to run in the test VM",
+            kernel_release()
+        );
+    }
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the A/B run must be root (it loads schedulers and creates cgroups): retry with sudo");
+    }
+    if arms.iter().any(|x| x.ops_prefix.is_some()) && !scx_alps.is_file() {
+        bail!(
+            "scx_alps binary not found at {}: build it (cargo build --release) or pass --scx-alps",
+            scx_alps.display()
+        );
+    }
+
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let plan = build_plan(&a.trace, cpus)?;
+    let plan_path = out.join("plan.json");
+    std::fs::write(&plan_path, serde_json::to_vec(&plan)?)?;
+    let n = plan.invocations.len();
+    let total = n * arms.len() * a.repeats;
+    let started = Instant::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new(total as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} invocations ({msg}) eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let mut finished_before = 0usize;
+    let mut last_key = (String::new(), usize::MAX);
+    let mut last_print = Instant::now();
+    let progress = |arm: &str, rep: usize, done: usize| {
+        if (arm.to_string(), rep) != last_key {
+            if last_key.1 != usize::MAX {
+                finished_before += n;
+            }
+            last_key = (arm.to_string(), rep);
+        }
+        let pos = finished_before + done;
+        match &bar {
+            Some(pb) => {
+                pb.set_message(format!("{arm} rep {}", rep + 1));
+                pb.set_position(pos as u64);
+            }
+            None => {
+                if last_print.elapsed() > Duration::from_secs(15) || done == n {
+                    eprintln!(
+                        "progress: {arm} rep {}: {done}/{n} done ({pos}/{total} overall, {:.0}s elapsed)",
+                        rep + 1,
+                        started.elapsed().as_secs_f64()
+                    );
+                    last_print = Instant::now();
+                }
+            }
+        }
+    };
+    let setup = AbSetup {
+        arms: &arms,
+        repeats: a.repeats,
+        plan_path: &plan_path,
+        out_dir: &out,
+        exe: &std::env::current_exe()?,
+        rt_prio: (a.rt_prio > 0).then_some(a.rt_prio),
+        attach_timeout: Duration::from_secs(a.attach_timeout),
+    };
+    let runs = runner::run_ab(&setup, progress)?;
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let meta = RunMeta {
+        mode: if a.in_vm { "vm".into() } else { "host".into() },
+        kernel: kernel_release(),
+        cpus,
+        trace: plan.trace.clone(),
+        format: plan.format.to_string(),
+        scenario: plan.config.scenario.to_string(),
+        time_scale: plan.config.time_scale,
+        work_scale: plan.config.work_scale,
+        invocations: n,
+        seed: plan.seed,
+        repeats: a.repeats,
+        baseline: arms[0].name.clone(),
+    };
+    let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
+    let summary = report::summarize(&runs, &names, meta);
+    report::write_outputs(&out, &runs, &summary)?;
+    if !a.in_vm {
+        println!("{}", report::markdown(&summary));
+        println!("results: {}", out.display());
+    }
+    info!(
+        "A/B run done in {:.0} s: {}",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn cmd_plan(p: PlanArgs) -> Result<()> {
+    let plan = build_plan(&p.trace, p.cpus)?;
+    print!("{}", describe(&plan));
+    if let Some(out) = p.out {
+        std::fs::write(&out, serde_json::to_vec_pretty(&plan)?)?;
+    }
+    Ok(())
+}
+
+fn cmd_verify(v: VerifyArgs) -> Result<()> {
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(v.dir.join("summary.json")).context("no summary.json")?)
+            .context("summary.json does not parse")?;
+    let rows = report::read_csv(&v.dir.join("invocations.csv"))?;
+    let md = std::fs::read_to_string(v.dir.join("report.md")).context("no report.md")?;
+    let mut problems = Vec::new();
+    for arm in &v.arms {
+        let Some(a) = summary.arms.iter().find(|a| &a.arm == arm) else {
+            problems.push(format!("arm {arm} missing from summary.json"));
+            continue;
+        };
+        let mine: Vec<_> = rows.iter().filter(|r| &r.arm == arm).collect();
+        let expected = summary.meta.invocations * a.reps;
+        if mine.len() != expected {
+            problems.push(format!(
+                "arm {arm}: {} rows in invocations.csv, expected {expected}",
+                mine.len()
+            ));
+        }
+        let failed = mine.iter().filter(|r| !r.ok || !r.fct_ms.is_finite()).count();
+        if failed > 0 {
+            problems.push(format!("arm {arm}: {failed} invocations did not complete"));
+        }
+        if !md.contains(&format!("| {arm} |")) {
+            problems.push(format!("arm {arm} missing from report.md"));
+        }
+    }
+    for f in ["throughput.png", "throughput.svg"] {
+        if std::fs::metadata(v.dir.join(f)).map_or(true, |m| m.len() == 0) {
+            problems.push(format!("{f} missing or empty"));
+        }
+    }
+    let cdf = format!("cdf_{}.png", summary.meta.scenario);
+    if !v.dir.join(&cdf).is_file() {
+        problems.push(format!("{cdf} missing"));
+    }
+    if problems.is_empty() {
+        println!(
+            "ok: {} arms, {} invocations each per repetition, all completed",
+            v.arms.len(),
+            summary.meta.invocations
+        );
+        Ok(())
+    } else {
+        bail!("{}", problems.join("\n"))
+    }
+}
+
+fn cmd_replay(r: ReplayArgs) -> Result<()> {
+    let plan: Plan = serde_json::from_str(&std::fs::read_to_string(&r.plan)?).context("plan does not parse")?;
+    let cfg = ExecConfig {
+        cgroup_parent: r.cgroup_parent,
+        rt_priority: (!r.no_rt).then_some(r.rt_prio),
+        drain_timeout: Duration::from_secs(r.drain_timeout_s),
+    };
+    let n = plan.invocations.len();
+    let results = exec::run_plan(&plan, &cfg, |done, _| eprintln!("progress {done}/{n}"))?;
+    std::fs::write(&r.out, serde_json::to_vec(&results)?)?;
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let _ = simplelog::TermLogger::init(
+        simplelog::LevelFilter::Info,
+        simplelog::ConfigBuilder::new()
+            .set_time_level(simplelog::LevelFilter::Off)
+            .set_target_level(simplelog::LevelFilter::Off)
+            .build(),
+        simplelog::TerminalMode::Stderr,
+        simplelog::ColorChoice::Never,
+    );
+    let r = match cli.cmd {
+        Cmd::Ab(a) => cmd_ab(a),
+        Cmd::Plan(p) => cmd_plan(p),
+        Cmd::Verify(v) => cmd_verify(v),
+        Cmd::Replay(r) => cmd_replay(r),
+    };
+    if let Err(e) = r {
+        eprintln!("alps-bench: error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,439 @@
+//! The A/B runner: for each repetition and arm, starts the arm's scheduler,
+//! checks it really is the one attached, replays the plan under it in a
+//! separate (single-threaded, SCHED_FIFO) process, stops the scheduler and
+//! checks the kernel is back on its default scheduler.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use scx_alps::preflight::{ScxState, scx_state};
+
+use crate::exec::InvocationResult;
+use crate::report::ArmRun;
+
+/// One arm of the comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmSpec {
+    /// Name used in reports.
+    pub name: String,
+    /// Scheduler command; None runs on the kernel's default scheduler.
+    pub cmd: Option<Vec<String>>,
+    /// Expected prefix of /sys/kernel/sched_ext/root/ops (None: any).
+    pub ops_prefix: Option<String>,
+}
+
+/// Builds the arms from `--arms` names and `--extra-arm NAME=COMMAND`
+/// entries. `scx_alps` is the scheduler binary, `alps_flags` extra flags for
+/// both scx_alps arms.
+///
+/// Errors on unknown names, duplicate names and empty extra commands.
+pub fn parse_arms(names: &[String], extra: &[String], scx_alps: &Path, alps_flags: &[String]) -> Result<Vec<ArmSpec>> {
+    let mut arms = Vec::new();
+    for n in names {
+        let arm = match n.as_str() {
+            "eevdf" | "default" | "cfs" => ArmSpec {
+                name: "eevdf".into(),
+                cmd: None,
+                ops_prefix: None,
+            },
+            "alps" | "alps-io" => {
+                // --stats --json: the runner keeps the last snapshot for the report.
+                let mut cmd = vec![scx_alps.display().to_string(), "--policy".into(), n.clone()];
+                cmd.extend(["--stats", "1", "--json"].map(String::from));
+                cmd.extend(alps_flags.iter().cloned());
+                ArmSpec {
+                    name: n.clone(),
+                    cmd: Some(cmd),
+                    ops_prefix: Some("alps".into()),
+                }
+            }
+            other => bail!("unknown arm {other:?}: use eevdf, alps, alps-io, or --extra-arm NAME=COMMAND"),
+        };
+        arms.push(arm);
+    }
+    for e in extra {
+        let Some((name, cmd)) = e.split_once('=') else {
+            bail!("--extra-arm wants NAME=COMMAND (e.g. bpfland=scx_bpfland), got {e:?}");
+        };
+        let cmd: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        if name.is_empty() || cmd.is_empty() {
+            bail!("--extra-arm wants NAME=COMMAND with both parts non-empty, got {e:?}");
+        }
+        arms.push(ArmSpec {
+            name: name.to_string(),
+            cmd: Some(cmd),
+            ops_prefix: None,
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    for a in &arms {
+        if !seen.insert(a.name.clone()) {
+            bail!("arm {:?} is listed twice", a.name);
+        }
+    }
+    if arms.is_empty() {
+        bail!("no arms to run");
+    }
+    Ok(arms)
+}
+
+/// Order of the arms in repetition `rep`: rotated by one each repetition,
+/// so that every arm runs early and late (drift shows as noise, not bias).
+pub fn rotation<T: Clone>(arms: &[T], rep: usize) -> Vec<T> {
+    let k = rep % arms.len().max(1);
+    arms[k..].iter().chain(arms[..k].iter()).cloned().collect()
+}
+
+fn sysfs() -> &'static Path {
+    Path::new("/sys")
+}
+
+fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cond()
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let v: Vec<&str> = text.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A scheduler started for an arm.
+pub struct RunningSched {
+    child: Child,
+    log: PathBuf,
+    /// ops name the kernel reported once attached.
+    pub ops: String,
+    last_stats: Arc<Mutex<Option<serde_json::Value>>>,
+}
+
+impl RunningSched {
+    /// Starts `cmd` with its stderr in `log` and waits until sched_ext is
+    /// enabled with an ops name starting with `ops_prefix`.
+    ///
+    /// Errors when another scheduler is attached, the command cannot start,
+    /// exits early, or does not attach within `timeout`.
+    pub fn start(cmd: &[String], ops_prefix: Option<&str>, log: &Path, timeout: Duration) -> Result<Self> {
+        match scx_state(sysfs()) {
+            ScxState::Disabled => {}
+            ScxState::Absent => bail!("this kernel has no sched_ext: run the A/B in the VM (--vm always)"),
+            other => bail!(
+                "sched_ext is not idle before starting {} ({other:?}): stop the running scheduler",
+                cmd[0]
+            ),
+        }
+        let logf = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let mut child = Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(logf)
+            .spawn()
+            .with_context(|| format!("cannot start {}", cmd.join(" ")))?;
+        // Keep the last JSON statistics line the scheduler prints (scx_alps
+        // with --stats N --json); copy other lines to the log.
+        let last_stats = Arc::new(Mutex::new(None));
+        if let Some(out) = child.stdout.take() {
+            let sink = last_stats.clone();
+            let mut logc = std::fs::OpenOptions::new().append(true).open(log)?;
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    match serde_json::from_str::<serde_json::Value>(&line) {
+                        Ok(v) if v.is_object() => {
+                            if let Ok(mut s) = sink.lock() {
+                                *s = Some(v);
+                            }
+                        }
+                        _ => {
+                            use std::io::Write;
+                            let _ = writeln!(logc, "{line}");
+                        }
+                    }
+                }
+            });
+        }
+        let mut ops = String::new();
+        let attached = wait_for(timeout, || {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            if let ScxState::Enabled(Some(o)) = scx_state(sysfs())
+                && ops_prefix.is_none_or(|p| o.starts_with(p))
+            {
+                ops = o;
+                return true;
+            }
+            false
+        });
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!(
+                "{} exited ({status}) before attaching; its log ends with:\n{}",
+                cmd[0],
+                tail(log, 15)
+            );
+        }
+        if !attached || ops.is_empty() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{} did not attach within {:?} (sched_ext state {:?}); its log ends with:\n{}",
+                cmd[0],
+                timeout,
+                scx_state(sysfs()),
+                tail(log, 15)
+            );
+        }
+        Ok(Self {
+            child,
+            log: log.to_path_buf(),
+            ops,
+            last_stats,
+        })
+    }
+
+    /// Errors unless the scheduler is still the attached one.
+    pub fn check_active(&mut self) -> Result<()> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            bail!(
+                "the scheduler exited during the run ({status}); the kernel fell back to its default. Log:\n{}",
+                tail(&self.log, 15)
+            );
+        }
+        match scx_state(sysfs()) {
+            ScxState::Enabled(Some(o)) if o == self.ops => Ok(()),
+            other => bail!(
+                "the scheduler is no longer attached (sched_ext {other:?}); log:\n{}",
+                tail(&self.log, 15)
+            ),
+        }
+    }
+
+    /// Stops the scheduler with SIGINT (SIGKILL after 20 s) and waits for
+    /// the kernel to return to its default scheduler. Returns the last
+    /// statistics snapshot the scheduler printed.
+    pub fn stop(mut self) -> Result<Option<serde_json::Value>> {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
+        let exited = wait_for(Duration::from_secs(20), || matches!(self.child.try_wait(), Ok(Some(_))));
+        if !exited {
+            log::warn!("scheduler ignored SIGINT for 20 s: killing it");
+            let _ = self.child.kill();
+        }
+        let status = self.child.wait()?;
+        if !wait_for(Duration::from_secs(10), || scx_state(sysfs()) == ScxState::Disabled) {
+            bail!(
+                "the kernel did not return to its default scheduler after stopping ({:?})",
+                scx_state(sysfs())
+            );
+        }
+        if exited && !status.success() {
+            bail!(
+                "the scheduler exited with {status} on SIGINT; log:\n{}",
+                tail(&self.log, 15)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(self.last_stats.lock().ok().and_then(|s| s.clone()))
+    }
+}
+
+/// Runs the replay subprocess (`<exe> replay ...`) and returns its results.
+/// `progress(done)` is called as it reports completions.
+pub fn run_replay(
+    exe: &Path,
+    plan: &Path,
+    out: &Path,
+    rt_prio: Option<i32>,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<InvocationResult>> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("replay").arg("--plan").arg(plan).arg("--out").arg(out);
+    match rt_prio {
+        Some(p) => cmd.arg("--rt-prio").arg(p.to_string()),
+        None => cmd.arg("--no-rt"),
+    };
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start the replay process")?;
+    let mut err_text = String::new();
+    if let Some(stderr) = child.stderr.take() {
+        let mut r = BufReader::new(stderr);
+        let mut line = String::new();
+        while r.read_line(&mut line)? > 0 {
+            if let Some(rest) = line.trim().strip_prefix("progress ") {
+                if let Some(done) = rest.split('/').next().and_then(|d| d.parse().ok()) {
+                    progress(done);
+                }
+            } else {
+                err_text.push_str(&line);
+                eprint!("{line}");
+            }
+            line.clear();
+        }
+        let _ = r.read_to_string(&mut err_text);
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("the replay process failed ({status}): {}", err_text.trim());
+    }
+    let text = std::fs::read_to_string(out).with_context(|| format!("cannot read {}", out.display()))?;
+    serde_json::from_str(&text).context("the replay results do not parse")
+}
+
+/// Everything `run_ab` needs.
+pub struct AbSetup<'a> {
+    /// Arms, in report order (the first is the baseline).
+    pub arms: &'a [ArmSpec],
+    /// Repetitions of every arm.
+    pub repeats: usize,
+    /// The plan file (JSON) written by the caller.
+    pub plan_path: &'a Path,
+    /// Directory for raw results and scheduler logs.
+    pub out_dir: &'a Path,
+    /// This executable (runs `replay`).
+    pub exe: &'a Path,
+    /// SCHED_FIFO priority of the load generator (None: not real-time).
+    pub rt_prio: Option<i32>,
+    /// Time a scheduler may take to attach.
+    pub attach_timeout: Duration,
+}
+
+/// Runs every arm `repeats` times, interleaved, and returns all runs.
+/// `progress(arm, rep, done)` reports completions.
+pub fn run_ab(s: &AbSetup<'_>, mut progress: impl FnMut(&str, usize, usize)) -> Result<Vec<ArmRun>> {
+    let raw = s.out_dir.join("raw");
+    let logs = s.out_dir.join("logs");
+    std::fs::create_dir_all(&raw)?;
+    std::fs::create_dir_all(&logs)?;
+    let mut runs = Vec::new();
+    for rep in 0..s.repeats {
+        for arm in rotation(s.arms, rep) {
+            log::info!("repetition {}/{}: arm {}", rep + 1, s.repeats, arm.name);
+            let sched = match &arm.cmd {
+                Some(cmd) => Some(
+                    RunningSched::start(
+                        cmd,
+                        arm.ops_prefix.as_deref(),
+                        &logs.join(format!("{}-{rep}.log", arm.name)),
+                        s.attach_timeout,
+                    )
+                    .with_context(|| format!("arm {}", arm.name))?,
+                ),
+                None => {
+                    if scx_state(sysfs()) != ScxState::Disabled && scx_state(sysfs()) != ScxState::Absent {
+                        bail!(
+                            "arm {} needs the kernel's default scheduler but sched_ext is {:?}",
+                            arm.name,
+                            scx_state(sysfs())
+                        );
+                    }
+                    None
+                }
+            };
+            let out = raw.join(format!("{}-{rep}.json", arm.name));
+            let result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, |d| progress(&arm.name, rep, d));
+            let (ops, stats) = match sched {
+                Some(mut sc) => {
+                    let active = sc.check_active();
+                    let ops = sc.ops.clone();
+                    let stats = sc.stop();
+                    active.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
+                    (Some(ops), stats?)
+                }
+                None => (None, None),
+            };
+            let results = result.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
+            runs.push(ArmRun {
+                arm: arm.name.clone(),
+                rep,
+                results,
+                ops,
+                sched_stats: stats,
+            });
+        }
+    }
+    Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn arms_are_parsed_with_their_commands() {
+        let arms = parse_arms(
+            &names(&["eevdf", "alps", "alps-io"]),
+            &names(&["bpfland=scx_bpfland --slice-us 5000"]),
+            Path::new("/x/scx_alps"),
+            &names(&["--learn-interval-ms", "1000"]),
+        )
+        .unwrap();
+        assert_eq!(arms.len(), 4);
+        assert_eq!(arms[0].cmd, None);
+        assert_eq!(
+            arms[2].cmd.as_ref().unwrap(),
+            &names(&[
+                "/x/scx_alps",
+                "--policy",
+                "alps-io",
+                "--stats",
+                "1",
+                "--json",
+                "--learn-interval-ms",
+                "1000"
+            ])
+        );
+        assert_eq!(arms[2].ops_prefix.as_deref(), Some("alps"));
+        assert_eq!(arms[3].name, "bpfland");
+        assert_eq!(
+            arms[3].cmd.as_ref().unwrap(),
+            &names(&["scx_bpfland", "--slice-us", "5000"])
+        );
+    }
+
+    #[test]
+    fn bad_arms_are_rejected() {
+        let p = Path::new("scx_alps");
+        assert!(
+            parse_arms(&names(&["fifo"]), &[], p, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("unknown arm")
+        );
+        assert!(
+            parse_arms(&names(&["alps", "alps"]), &[], p, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+        assert!(parse_arms(&[], &names(&["noequals"]), p, &[]).is_err());
+        assert!(parse_arms(&[], &names(&["x="]), p, &[]).is_err());
+        assert!(parse_arms(&[], &[], p, &[]).is_err());
+    }
+
+    #[test]
+    fn arms_rotate_between_repetitions() {
+        let a = vec![1, 2, 3];
+        assert_eq!(rotation(&a, 0), vec![1, 2, 3]);
+        assert_eq!(rotation(&a, 1), vec![2, 3, 1]);
+        assert_eq!(rotation(&a, 5), vec![3, 1, 2]);
+    }
+}
