@@ -5,22 +5,29 @@
  * Every task belongs to a function (func_id, from its cgroup or its comm).
  * User space learns, per function, a rank (0 = highest priority) and a time
  * slice from recent invocations (ALPS, Fu et al., USENIX ATC '24) and writes
- * them into func_policy. This program enforces them:
+ * them into func_policy. This program enforces them on queue levels:
  *
- * - enqueue: a task goes to the DSQ of its rank (FIFO inside a rank); a task
- *   that has used more CPU than its function is expected to need is demoted
- *   (SRPT falls back to least-attained service when the prediction is wrong);
- * - dispatch: ranks are drained in priority order; the running task keeps
- *   the CPU while nothing better waits;
- * - wake-up preemption: a waking task whose rank beats the worst running task
- *   kicks that CPU, once the victim has had its minimum quantum (alps-io);
- * - starvation guard: a task runnable for half of --starvation-ms is served
- *   ahead of every rank;
+ * - levels: learned rank r is level r below the neutral rank, r + 1 from it
+ *   on; tasks of no or no learned function share the neutral level, which is
+ *   fair (vtime, with bounded sleeper credit, as EEVDF/CFS would treat them).
+ *   Inside a learned level the oldest invocation goes first (SRPT among
+ *   invocations of similar size). One DSQ per level.
+ * - enqueue: a task whose attained CPU exceeds its function's expectation is
+ *   demoted (SRPT falls back to least-attained service when the prediction
+ *   is wrong); a waking task whose level beats the worst running task kicks
+ *   that CPU once the victim has had its minimum quantum (alps-io).
+ * - dispatch: the guard DSQ first, then levels in order; the running task
+ *   keeps the CPU while nothing better waits.
+ * - starvation guard: every few ms the queues are scanned; tasks runnable
+ *   for half of --starvation-ms move to the guard DSQ, served before every
+ *   level, and a CPU is preempted for them.
+ * - the loader's own threads run from the guard DSQ: the learner must not be
+ *   starved by the load it learns from.
  * - accounting: CPU, runnable wait, blocked time and switch counts per task;
  *   at exit one invocation record goes to user space over a ring buffer.
  *
- * The rules themselves are pure functions in include/policy.h, shared with
- * the host build so that unit tests and the simulator run the same code.
+ * The rules are pure functions in include/policy.h, shared with the host
+ * build so that unit tests and the simulator run the same code.
  */
 #include <scx/common.bpf.h>
 #include "intf.h"
@@ -33,28 +40,35 @@ UEI_DEFINE(uei);
 /* ---------------------------------------------------------------------------
  * Tunables, set by the loader before load.
  */
-const volatile u32 nr_ranks = 8;		/* priority DSQs in use, <= ALPS_MAX_RANKS */
-const volatile u32 neutral_rank = 4;		/* rank of tasks of no (learned) function */
+const volatile u32 nr_ranks = 8;		/* learned ranks, <= ALPS_MAX_RANKS */
+const volatile u32 neutral_rank = 4;		/* level of unknown and unlearned tasks */
 const volatile u64 slice_dfl_ns = 8ULL * 1000 * 1000;	/* slice until learned */
 const volatile u64 slice_min_ns = 500ULL * 1000;	/* floor of any slice */
 const volatile u64 slice_max_ns = 200ULL * 1000 * 1000;	/* cap of any slice (ALPS: 200 ms) */
 const volatile u64 min_quantum_ns;		/* alps-io preemption throttle, 0 = off */
-const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;	/* bound on runnable wait, 0 = off */
+const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;	/* bound on runnable wait */
 const volatile u32 tag_mode = ALPS_TAG_CGROUP;
 const volatile bool demote_enabled = true;
 const volatile bool preempt_enabled = true;
+const volatile u32 loader_tgid;			/* scx_alps itself */
 
 /*
  * Bumped by user space whenever it changes cgrp_func or comm_func, so tasks
- * look their function up again at their next wake-up.
+ * look their function up again.
  */
 volatile u64 tag_gen;
 
-/* Tasks queued per rank DSQ, refreshed by the read_queues program. */
-s32 queue_depths[ALPS_MAX_RANKS];
+/* Tasks queued per level DSQ, refreshed by the read_queues program. */
+s32 queue_depths[ALPS_MAX_LEVELS];
 
 /* Number of possible CPUs, set at init. */
 static u32 nr_cpus;
+
+/* Largest vruntime of a running neutral-level task. */
+static u64 vtime_now;
+
+/* When the starvation guard scans the queues next. */
+static u64 guard_next_scan;
 
 /* ---------------------------------------------------------------------------
  * Maps.
@@ -65,7 +79,8 @@ struct task_ctx {
 	u64 tag_gen;		/* tag_gen at that lookup */
 	char comm[ALPS_COMM_LEN];	/* comm the function was looked up for */
 	u32 func_id;
-	u32 rank;		/* rank at the last enqueue */
+	u32 level;		/* level at the last enqueue or stint */
+	u64 vruntime;		/* fair-share clock, neutral level only */
 	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
 	u64 running_at;		/* start of the current stint on a CPU */
 	u64 sleep_at;		/* start of the current sleep, 0 if none */
@@ -74,7 +89,7 @@ struct task_ctx {
 	u64 blocked_ns;
 	u64 nvcsw;
 	u64 nivcsw;
-	bool preempted;		/* stopped before its slice ran out: requeue at head */
+	bool guarded;		/* moved to the guard DSQ: not preemptible this stint */
 	bool reported;		/* invocation record already sent */
 };
 
@@ -111,7 +126,7 @@ struct {
 
 /* What runs on each CPU, for picking a preemption victim. */
 struct cpu_state {
-	u32 rank;		/* ALPS_RANK_NONE when no sched_ext task runs */
+	u32 level;		/* ALPS_RANK_NONE when no sched_ext task runs */
 	u32 pad;
 	u64 started_at;		/* start of the current stint */
 };
@@ -139,9 +154,20 @@ struct {
 /* ---------------------------------------------------------------------------
  * Lookup helpers.
  */
-static __always_inline u64 rank_dsq(u32 rank)
+static __always_inline u64 level_dsq(u32 level)
 {
-	return ALPS_DSQ_BASE + rank;
+	return ALPS_DSQ_BASE + level;
+}
+
+static __always_inline u32 nr_levels(void)
+{
+	return nr_ranks + 1;
+}
+
+static __always_inline u32 lvl_idx(u32 level)
+{
+	/* Bounds per-level counter indexes for the verifier. */
+	return level & (ALPS_MAX_LEVELS - 1);
 }
 
 static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
@@ -165,20 +191,12 @@ static struct cpu_state *lookup_cpu_state(s32 cpu)
 
 static const struct alps_func_policy *lookup_policy(u32 func_id)
 {
+	const struct alps_func_policy *pol;
+
 	if (func_id == ALPS_FUNC_UNKNOWN || func_id >= ALPS_MAX_FUNCS)
 		return NULL;
-	return bpf_map_lookup_elem(&func_policy, &func_id);
-}
-
-static __always_inline u32 clamp_rank(u32 rank)
-{
-	return rank < nr_ranks ? rank : nr_ranks - 1;
-}
-
-static __always_inline u32 rank_idx(u32 rank)
-{
-	/* Bounds the per-rank counter index for the verifier. */
-	return rank & (ALPS_MAX_RANKS - 1);
+	pol = bpf_map_lookup_elem(&func_policy, &func_id);
+	return pol && pol->valid ? pol : NULL;
 }
 
 /*
@@ -221,49 +239,84 @@ static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
 /* ---------------------------------------------------------------------------
  * Policy helpers.
  */
-
-/*
- * Rank of @tctx's task after @attained_ns of CPU in this invocation; sets
- * *@demoted when that is below its function's learned rank.
- */
-static u32 task_rank(const struct task_ctx *tctx, u64 attained_ns, bool *demoted)
-{
-	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
-	u32 base, rank;
-
-	*demoted = false;
-	if (!pol || !pol->valid)
-		return clamp_rank(neutral_rank);
-
-	base = clamp_rank(pol->rank);
-	if (!demote_enabled)
-		return base;
-	rank = alps_demoted_rank(base, attained_ns, pol->expect_ns, nr_ranks);
-	*demoted = rank != base;
-	return rank;
-}
-
-static u64 task_slice(const struct task_ctx *tctx)
-{
-	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
-	u64 learned = pol && pol->valid ? pol->slice_ns : 0;
-
-	return alps_clamp_slice(learned, slice_dfl_ns, slice_min_ns, slice_max_ns);
-}
-
 static bool is_pcpu_kthread(const struct task_struct *p)
 {
 	return (p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1;
 }
 
+static bool is_loader(const struct task_struct *p)
+{
+	return loader_tgid && p->tgid == loader_tgid;
+}
+
+/* CPU attained in the current invocation, including a stint in progress. */
+static u64 attained_ns(const struct task_ctx *tctx, u64 now)
+{
+	u64 cpu = tctx->cpu_ns;
+
+	if (tctx->running_at && now > tctx->running_at)
+		cpu += now - tctx->running_at;
+	return cpu;
+}
+
 /*
- * Kick the CPU whose current task has the worst rank, if @rank beats it and
+ * Level of @tctx's task after @attained of CPU in this invocation; sets
+ * *@demoted when its rank is below its function's learned rank.
+ */
+static u32 task_level(const struct task_ctx *tctx, u64 attained, bool *demoted)
+{
+	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
+	u32 base, rank;
+
+	*demoted = false;
+	if (!pol)
+		return alps_level(false, 0, neutral_rank, nr_ranks);
+
+	base = pol->rank < nr_ranks ? pol->rank : nr_ranks - 1;
+	rank = base;
+	if (demote_enabled)
+		rank = alps_demoted_rank(base, attained, pol->expect_ns, nr_ranks);
+	*demoted = rank != base;
+	return alps_level(true, rank, neutral_rank, nr_ranks);
+}
+
+static u64 task_slice(const struct task_ctx *tctx)
+{
+	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
+
+	return alps_clamp_slice(pol ? pol->slice_ns : 0, slice_dfl_ns, slice_min_ns, slice_max_ns);
+}
+
+/*
+ * Queue key of a task at @level: on the neutral level its fair-share clock,
+ * with sleeper credit bounded to one default slice; on learned levels the
+ * invocation's start, so the oldest invocation of a level goes first.
+ */
+static u64 queue_key(const struct task_struct *p, struct task_ctx *tctx, u32 level)
+{
+	u64 start = p->start_time;
+
+	/* Keep clang from merging the two loads below into one (the verifier
+	 * refuses an insn used with two pointer types). */
+	barrier_var(start);
+	if (level == neutral_rank) {
+		u64 floor = vtime_now > slice_dfl_ns ? vtime_now - slice_dfl_ns : 0;
+
+		if (tctx->vruntime < floor)
+			tctx->vruntime = floor;
+		return tctx->vruntime;
+	}
+	return start;
+}
+
+/*
+ * Kick the CPU whose current task has the worst level, if @level beats it and
  * it has had its minimum quantum. Only CPUs @p may run on are considered.
  */
-static void try_preempt(const struct task_struct *p, u32 rank, u64 now,
+static void try_preempt(const struct task_struct *p, u32 level, u64 now,
 			struct alps_stats *st)
 {
-	u32 cpu, worst = rank;
+	u32 cpu, worst = level;
 	s32 victim = -1;
 	u64 victim_started = 0;
 
@@ -273,12 +326,12 @@ static void try_preempt(const struct task_struct *p, u32 rank, u64 now,
 		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		cs = lookup_cpu_state(cpu);
-		if (!cs || cs->rank == ALPS_RANK_NONE)
+		if (!cs || cs->level == ALPS_RANK_NONE)
 			continue;
-		/* Worst rank first; among equals, the longest-running stint. */
-		if (cs->rank > worst ||
-		    (victim >= 0 && cs->rank == worst && cs->started_at < victim_started)) {
-			worst = cs->rank;
+		/* Worst level first; among equals, the longest-running stint. */
+		if (cs->level > worst ||
+		    (victim >= 0 && cs->level == worst && cs->started_at < victim_started)) {
+			worst = cs->level;
 			victim = cpu;
 			victim_started = cs->started_at;
 		}
@@ -286,62 +339,79 @@ static void try_preempt(const struct task_struct *p, u32 rank, u64 now,
 	if (victim < 0)
 		return;
 
-	if (alps_should_preempt(rank, worst, now - victim_started, min_quantum_ns)) {
+	if (alps_should_preempt(level, worst, now - victim_started, min_quantum_ns)) {
 		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 		if (st)
-			st->nr_preempt_kicks[rank_idx(rank)]++;
+			st->nr_preempt_kicks[lvl_idx(level)]++;
 	} else if (st) {
 		/* Held back by the minimum quantum; ops.tick() preempts later. */
 		st->nr_throttled++;
 	}
 }
 
-/*
- * Oldest head among the rank DSQs that has waited past the guard threshold
- * and may run on @cpu. Returns its rank, or -1.
- */
-static s32 starving_rank(s32 cpu, u64 now)
+static bool guard_due(u64 now)
 {
-	u64 thresh = alps_guard_threshold(starvation_ns), oldest = 0;
-	s32 found = -1;
-	u32 r;
+	return starvation_ns && now >= guard_next_scan;
+}
 
-	if (!thresh)
-		return -1;
+/*
+ * Scan up to ALPS_GUARD_SCAN_MAX tasks of every level for tasks runnable past
+ * the guard threshold. With @move (ops.dispatch() only), move them to the
+ * guard DSQ and return how many moved; without, return 1 at the first one
+ * that may run on @cpu.
+ */
+static u32 guard_scan(s32 cpu, u64 now, bool move)
+{
+	u64 thresh = alps_guard_threshold(starvation_ns);
+	u32 l, found = 0;
 
-	bpf_for(r, 0, nr_ranks) {
+	bpf_for(l, 0, nr_levels()) {
 		struct task_struct *p;
-		struct task_ctx *tctx;
-		u64 waited;
+		u32 seen = 0;
 
-		p = __COMPAT_scx_bpf_dsq_peek(rank_dsq(r));
-		if (!p || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-			continue;
-		tctx = lookup_task_ctx(p);
-		if (!tctx || !tctx->runnable_at || now < tctx->runnable_at)
-			continue;
-		waited = now - tctx->runnable_at;
-		if (alps_is_starving(waited, thresh) && waited > oldest) {
-			oldest = waited;
-			found = r;
+		bpf_for_each(scx_dsq, p, level_dsq(l), 0) {
+			struct task_ctx *tctx;
+
+			if (++seen > ALPS_GUARD_SCAN_MAX)
+				break;
+			tctx = lookup_task_ctx(p);
+			if (!tctx || !tctx->runnable_at || now < tctx->runnable_at ||
+			    !alps_is_starving(now - tctx->runnable_at, thresh))
+				continue;
+			if (!move) {
+				if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+					return 1;
+				continue;
+			}
+			tctx->guarded = true;
+			if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, ALPS_DSQ_GUARD, 0)) {
+				struct alps_stats *st = lookup_stats();
+
+				found++;
+				if (st)
+					st->nr_guard_promotions[lvl_idx(l)]++;
+			}
 		}
 	}
 	return found;
 }
 
-/* Is a task better than @rank queued, and may its DSQ head run on @cpu? */
-static bool better_waiting(u32 rank, s32 cpu)
+/* Is a task better than @level queued whose DSQ head may run on @cpu? */
+static bool better_waiting(u32 level, s32 cpu)
 {
-	u32 r;
+	struct task_struct *p;
+	u32 l;
 
-	bpf_for(r, 0, nr_ranks) {
-		struct task_struct *p;
+	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_GUARD);
+	if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		return true;
 
-		if (r >= rank)
+	bpf_for(l, 0, nr_levels()) {
+		if (l >= level)
 			break;
-		if (scx_bpf_dsq_nr_queued(rank_dsq(r)) <= 0)
+		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
 			continue;
-		p = __COMPAT_scx_bpf_dsq_peek(rank_dsq(r));
+		p = __COMPAT_scx_bpf_dsq_peek(level_dsq(l));
 		if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			return true;
 	}
@@ -365,8 +435,7 @@ s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu,
 
 	/* An idle CPU: nobody waits for it, run there now. */
 	tctx = lookup_task_ctx(p);
-	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL,
-			   tctx ? task_slice(tctx) : slice_dfl_ns, 0);
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx ? task_slice(tctx) : slice_dfl_ns, 0);
 	st = lookup_stats();
 	if (st)
 		st->nr_direct++;
@@ -376,38 +445,39 @@ s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu,
 void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct alps_stats *st = lookup_stats();
+	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *tctx;
 	bool demoted = false;
-	u64 now, slice;
-	u32 rank;
+	u32 level;
 	s32 cpu;
 
 	tctx = lookup_task_ctx(p);
 	if (!tctx) {
-		scx_bpf_dsq_insert(p, rank_dsq(clamp_rank(neutral_rank)),
-				   slice_dfl_ns, enq_flags);
+		scx_bpf_dsq_insert(p, ALPS_DSQ_GUARD, slice_dfl_ns, enq_flags);
 		return;
 	}
-
 	refresh_func(p, tctx);
-	slice = task_slice(tctx);
 
 	/* Per-CPU kernel threads run where they must, ahead of everything. */
 	if (is_pcpu_kthread(p)) {
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_dfl_ns, enq_flags);
+		return;
+	}
+	/* The loader (learner, stats) is tiny and must not starve. */
+	if (is_loader(p)) {
+		scx_bpf_dsq_insert(p, ALPS_DSQ_GUARD, slice_dfl_ns, enq_flags);
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+		if (cpu >= 0)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
 
-	rank = task_rank(tctx, tctx->cpu_ns, &demoted);
-	tctx->rank = rank;
-	if (tctx->preempted) {
-		/* Cut short by a better task: resume first within its rank. */
-		enq_flags |= SCX_ENQ_HEAD;
-		tctx->preempted = false;
-	}
-	scx_bpf_dsq_insert(p, rank_dsq(rank), slice, enq_flags);
+	level = task_level(tctx, tctx->cpu_ns, &demoted);
+	tctx->level = level;
+	scx_bpf_dsq_insert_vtime(p, level_dsq(level), task_slice(tctx),
+				 queue_key(p, tctx, level), enq_flags);
 	if (st) {
-		st->nr_enqueued[rank_idx(rank)]++;
+		st->nr_enqueued[lvl_idx(level)]++;
 		if (demoted)
 			st->nr_demotions++;
 	}
@@ -418,54 +488,51 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
-	if (preempt_enabled) {
-		now = bpf_ktime_get_ns();
-		try_preempt(p, rank, now, st);
-	}
+	if (preempt_enabled)
+		try_preempt(p, level, now, st);
 }
 
 void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct alps_stats *st = lookup_stats();
-	u32 prev_rank = ALPS_RANK_NONE, r;
+	u32 prev_level = ALPS_RANK_NONE, l;
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *ptctx = NULL;
 	bool demoted;
-	s32 sr;
 
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
 		ptctx = lookup_task_ctx(prev);
-		if (ptctx) {
-			u64 attained = ptctx->cpu_ns;
-
-			if (ptctx->running_at && now > ptctx->running_at)
-				attained += now - ptctx->running_at;
-			prev_rank = task_rank(ptctx, attained, &demoted);
-		} else {
-			prev_rank = clamp_rank(neutral_rank);
-		}
+		if (is_loader(prev) || is_pcpu_kthread(prev))
+			prev_level = 0;
+		else if (ptctx)
+			prev_level = task_level(ptctx, attained_ns(ptctx, now), &demoted);
+		else
+			prev_level = neutral_rank;
 	}
 
-	/* Starvation guard first: serve the oldest starving DSQ head. */
-	sr = starving_rank(cpu, now);
-	if (sr >= 0 && scx_bpf_dsq_move_to_local(rank_dsq(sr), 0)) {
+	/* Starvation guard: collect starving tasks, then serve them first. */
+	if (guard_due(now)) {
+		guard_next_scan = now + alps_guard_interval(starvation_ns);
+		guard_scan(cpu, now, true);
+	}
+	if (scx_bpf_dsq_move_to_local(ALPS_DSQ_GUARD, 0)) {
 		if (st)
-			st->nr_guard_promotions[rank_idx(sr)]++;
+			st->nr_guard_dispatched++;
 		return;
 	}
 
-	bpf_for(r, 0, nr_ranks) {
-		if (alps_keep_prev(prev_rank, r))
+	bpf_for(l, 0, nr_levels()) {
+		if (alps_keep_prev(prev_level, l))
 			break;
-		if (scx_bpf_dsq_move_to_local(rank_dsq(r), 0)) {
+		if (scx_bpf_dsq_move_to_local(level_dsq(l), 0)) {
 			if (st)
-				st->nr_dispatched[rank_idx(r)]++;
+				st->nr_dispatched[lvl_idx(l)]++;
 			return;
 		}
 	}
 
 	/* Nothing better waits: let @prev run another slice. */
-	if (prev_rank != ALPS_RANK_NONE) {
+	if (prev_level != ALPS_RANK_NONE) {
 		scx_bpf_task_set_slice(prev, ptctx ? task_slice(ptctx) : slice_dfl_ns);
 		if (st)
 			st->nr_kept++;
@@ -507,10 +574,15 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 	}
 	tctx->runnable_at = 0;
 	tctx->running_at = now;
+	if (!is_loader(p) && !is_pcpu_kthread(p))
+		tctx->level = task_level(tctx, tctx->cpu_ns, &demoted);
+	if (tctx->level == neutral_rank && tctx->vruntime > vtime_now)
+		vtime_now = tctx->vruntime;
 
 	cs = lookup_cpu_state(scx_bpf_task_cpu(p));
 	if (cs) {
-		cs->rank = is_pcpu_kthread(p) ? 0 : task_rank(tctx, tctx->cpu_ns, &demoted);
+		/* Guard-served tasks, the loader and per-CPU kthreads are not preempted. */
+		cs->level = tctx->guarded || is_loader(p) || is_pcpu_kthread(p) ? 0 : tctx->level;
 		cs->started_at = now;
 	}
 }
@@ -521,28 +593,40 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *tctx;
 	struct cpu_state *cs;
-	bool demoted;
-	u32 rank;
+	bool demoted, starving = false;
+	u32 level;
 
 	tctx = lookup_task_ctx(p);
 	cs = lookup_cpu_state(cpu);
-	if (!tctx || !cs || cs->rank == ALPS_RANK_NONE || is_pcpu_kthread(p))
+	if (!tctx || !cs || cs->level == ALPS_RANK_NONE || is_pcpu_kthread(p) || is_loader(p))
 		return;
 
 	/* Demotion takes effect while running, not only at the next enqueue. */
-	rank = task_rank(tctx, tctx->cpu_ns + (now - tctx->running_at), &demoted);
-	cs->rank = rank;
+	if (!tctx->guarded) {
+		level = task_level(tctx, attained_ns(tctx, now), &demoted);
+		cs->level = level;
+	} else {
+		level = 0;
+	}
+
+	/*
+	 * Someone is starving: end this stint so ops.dispatch() moves them to
+	 * the guard DSQ. Scans are rate-limited by guard_next_scan.
+	 */
+	if (guard_due(now)) {
+		starving = guard_scan(cpu, now, false);
+		if (!starving)
+			guard_next_scan = now + alps_guard_interval(starvation_ns);
+	}
 
 	/*
 	 * A better task waits (its wake-up was throttled by the minimum
-	 * quantum, or no victim was eligible then), or a task is starving:
-	 * end this stint so ops.dispatch() runs.
+	 * quantum, or no victim was eligible then) and this one has had its
+	 * quantum.
 	 */
-	if ((now - cs->started_at >= min_quantum_ns && better_waiting(rank, cpu)) ||
-	    starving_rank(cpu, now) >= 0) {
+	if (starving || (now - cs->started_at >= min_quantum_ns && better_waiting(level, cpu))) {
 		struct alps_stats *st = lookup_stats();
 
-		tctx->preempted = true;
 		scx_bpf_task_set_slice(p, 0);
 		if (st)
 			st->nr_tick_preempts++;
@@ -552,24 +636,26 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
-	u64 now = bpf_ktime_get_ns();
+	u64 now = bpf_ktime_get_ns(), delta = 0;
 	struct cpu_state *cs;
 
 	cs = lookup_cpu_state(scx_bpf_task_cpu(p));
 	if (cs)
-		cs->rank = ALPS_RANK_NONE;
+		cs->level = ALPS_RANK_NONE;
 	if (!tctx)
 		return;
 
 	if (tctx->running_at && now > tctx->running_at)
-		tctx->cpu_ns += now - tctx->running_at;
+		delta = now - tctx->running_at;
+	tctx->cpu_ns += delta;
 	tctx->running_at = 0;
+	tctx->guarded = false;
+	if (tctx->level == neutral_rank)
+		tctx->vruntime += scale_by_task_weight_inverse(p, delta);
 
 	if (runnable) {
 		tctx->nivcsw++;
 		tctx->runnable_at = now;
-		if (p->scx.slice > 0)
-			tctx->preempted = true;
 	} else {
 		tctx->nvcsw++;
 	}
@@ -597,6 +683,8 @@ s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
 		return -ENOMEM;
 	/* Never equal to a real generation: forces the first lookup. */
 	tctx->tag_gen = (u64)-1;
+	tctx->level = neutral_rank;
+	tctx->vruntime = vtime_now;
 	return 0;
 }
 
@@ -626,20 +714,17 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
 	rec->func_id = tctx->func_id;
 	rec->pid = p->pid;
 	rec->tgid = p->tgid;
-	rec->rank = tctx->rank;
+	rec->rank = tctx->level;
 	rec->cgid = tctx->cgid;
 	rec->start_ns = p->start_time;
 	rec->end_ns = now;
-	rec->cpu_ns = tctx->cpu_ns;
-	if (tctx->running_at && now > tctx->running_at)
-		rec->cpu_ns += now - tctx->running_at;
+	rec->cpu_ns = attained_ns(tctx, now);
 	rec->wait_ns = tctx->wait_ns;
 	rec->blocked_ns = tctx->blocked_ns;
 	rec->nvcsw = tctx->nvcsw;
 	rec->nivcsw = tctx->nivcsw;
-	__builtin_memcpy(rec->comm, tctx->comm, sizeof(rec->comm));
-	if (tag_mode != ALPS_TAG_COMM)
-		bpf_probe_read_kernel(rec->comm, sizeof(rec->comm), p->comm);
+	if (bpf_probe_read_kernel(rec->comm, sizeof(rec->comm), p->comm))
+		__builtin_memcpy(rec->comm, tctx->comm, sizeof(rec->comm));
 	bpf_ringbuf_submit(rec, 0);
 	if (st)
 		st->nr_records++;
@@ -650,19 +735,16 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
  * Entry points for user space (BPF_PROG_TEST_RUN).
  */
 
-/*
- * Refresh queue_depths[] with the number of tasks queued in each rank DSQ;
- * user space runs this before reading its stats.
- */
+/* Refresh queue_depths[]: tasks queued per level DSQ. */
 SEC("syscall")
 int read_queues(void *ctx)
 {
-	u32 r;
+	u32 l;
 
-	bpf_for(r, 0, nr_ranks) {
-		if (r >= ALPS_MAX_RANKS)
+	bpf_for(l, 0, nr_levels()) {
+		if (l >= ALPS_MAX_LEVELS)
 			break;
-		queue_depths[r] = scx_bpf_dsq_nr_queued(rank_dsq(r));
+		queue_depths[l] = scx_bpf_dsq_nr_queued(level_dsq(l));
 	}
 	return 0;
 }
@@ -672,7 +754,7 @@ int read_queues(void *ctx)
  */
 s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
 {
-	u32 r, cpu;
+	u32 l, cpu;
 	s32 err;
 
 	nr_cpus = scx_bpf_nr_cpu_ids();
@@ -683,13 +765,18 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
 		struct cpu_state *cs = lookup_cpu_state(cpu);
 
 		if (cs)
-			cs->rank = ALPS_RANK_NONE;
+			cs->level = ALPS_RANK_NONE;
 	}
 
-	bpf_for(r, 0, nr_ranks) {
-		err = scx_bpf_create_dsq(rank_dsq(r), -1);
+	err = scx_bpf_create_dsq(ALPS_DSQ_GUARD, -1);
+	if (err) {
+		scx_bpf_error("failed to create the guard DSQ: %d", err);
+		return err;
+	}
+	bpf_for(l, 0, nr_levels()) {
+		err = scx_bpf_create_dsq(level_dsq(l), -1);
 		if (err) {
-			scx_bpf_error("failed to create DSQ of rank %u: %d", r, err);
+			scx_bpf_error("failed to create the DSQ of level %u: %d", l, err);
 			return err;
 		}
 	}

@@ -19,8 +19,13 @@ typedef signed long long s64;
 #endif
 
 enum alps_consts {
-	/* Upper bound of --ranks: number of priority DSQs. */
+	/* Upper bound of --ranks: number of learned priority ranks. */
 	ALPS_MAX_RANKS = 16,
+	/*
+	 * Size of per-level arrays. Levels are the learned ranks plus the
+	 * neutral level (unknown and unlearned tasks): nr_ranks + 1 <= 17.
+	 */
+	ALPS_MAX_LEVELS = 32,
 	/* Size of the func_policy array: function ids are 1..ALPS_MAX_FUNCS-1. */
 	ALPS_MAX_FUNCS = 4096,
 	/* Size of per-CPU state arrays. */
@@ -28,9 +33,13 @@ enum alps_consts {
 	ALPS_COMM_LEN = 16,
 	/* func_id of tasks that belong to no known function. */
 	ALPS_FUNC_UNKNOWN = 0,
-	/* DSQ id of rank r is ALPS_DSQ_BASE + r. */
+	/* DSQ id of level l is ALPS_DSQ_BASE + l. */
 	ALPS_DSQ_BASE = 0x100,
-	/* cpu_state.rank when no sched_ext task runs on the CPU. */
+	/* Served before every level: starving tasks and the loader's threads. */
+	ALPS_DSQ_GUARD = 0x1ff,
+	/* Tasks the starvation guard inspects per level and scan. */
+	ALPS_GUARD_SCAN_MAX = 64,
+	/* Level of "no sched_ext task on this CPU" (never preempted by us). */
 	ALPS_RANK_NONE = 0xffff,
 };
 
@@ -48,7 +57,7 @@ struct alps_inv_rec {
 	u32 func_id;	/* function at exit time, ALPS_FUNC_UNKNOWN if none */
 	u32 pid;
 	u32 tgid;
-	u32 rank;	/* last rank the task was queued at */
+	u32 rank;	/* last queue level the task was queued at */
 	u64 cgid;	/* cgroup v2 id of the task at exit */
 	u64 start_ns;	/* task creation */
 	u64 end_ns;	/* task exit */
@@ -71,14 +80,15 @@ struct alps_func_policy {
 	u64 expect_ns;	/* learned CPU per invocation; beyond it the task is demoted (0 = never) */
 };
 
-/* Per-CPU scheduler counters, summed by user space. */
+/* Per-CPU scheduler counters, summed by user space. Indexed by queue level. */
 struct alps_stats {
-	u64 nr_enqueued[ALPS_MAX_RANKS];	/* tasks inserted into rank r's DSQ */
-	u64 nr_dispatched[ALPS_MAX_RANKS];	/* tasks moved from rank r's DSQ to a CPU */
-	u64 nr_preempt_kicks[ALPS_MAX_RANKS];	/* SCX_KICK_PREEMPT sent for a waker of rank r */
-	u64 nr_guard_promotions[ALPS_MAX_RANKS];/* starvation-guard dispatches from rank r */
+	u64 nr_enqueued[ALPS_MAX_LEVELS];	/* tasks inserted into level l's DSQ */
+	u64 nr_dispatched[ALPS_MAX_LEVELS];	/* tasks moved from level l's DSQ to a CPU */
+	u64 nr_preempt_kicks[ALPS_MAX_LEVELS];	/* SCX_KICK_PREEMPT sent for a waker of level l */
+	u64 nr_guard_promotions[ALPS_MAX_LEVELS];/* starving tasks of level l moved to the guard DSQ */
 	u64 nr_direct;		/* wake-ups dispatched straight to an idle CPU */
 	u64 nr_kept;		/* slice refills of a task that had no better competitor */
+	u64 nr_guard_dispatched;	/* tasks served from the guard DSQ (starving or loader) */
 	u64 nr_demotions;	/* enqueues whose rank was lowered (attained > expected) */
 	u64 nr_throttled;	/* wake-up preemptions held back by the minimum quantum */
 	u64 nr_tick_preempts;	/* running tasks cut short at a tick (better rank or guard) */

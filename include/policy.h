@@ -64,6 +64,22 @@ ALPS_INLINE u32 alps_demoted_rank(u32 base, u64 attained_ns, u64 expect_ns,
 }
 
 /*
+ * Queue level of a task. Levels order the DSQs: learned rank r sits at level
+ * r below the neutral rank and at r + 1 from it on; tasks of no (or no
+ * learned) function sit at level @neutral itself, so they neither jump ahead
+ * of functions learned to be short nor fall behind those learned to be long.
+ * There are @nr_ranks + 1 levels.
+ */
+ALPS_INLINE u32 alps_level(bool learned, u32 rank, u32 neutral, u32 nr_ranks)
+{
+	if (!learned || nr_ranks == 0)
+		return neutral;
+	if (rank >= nr_ranks)
+		rank = nr_ranks - 1;
+	return rank < neutral ? rank : rank + 1;
+}
+
+/*
  * Should a task of rank @waker_rank, just woken, preempt a CPU whose current
  * task has rank @victim_rank and has been running for @victim_ran_ns?
  *
@@ -90,20 +106,29 @@ ALPS_INLINE bool alps_is_starving(u64 waited_ns, u64 threshold_ns)
 
 /*
  * Guard threshold for a user-facing bound @bound_ns on the runnable wait.
- * A starving task is found at the next tick or dispatch and runs as soon as
- * that CPU reschedules, so the guard fires at half the bound to leave room for
- * detection latency and for several tasks starving at once.
+ * The guard scans the queues every alps_guard_interval(), moves tasks past
+ * the threshold to the guard DSQ and preempts a CPU for them, so a task waits
+ * at most threshold + interval + one tick: half the bound leaves the rest as
+ * margin for several tasks starving at once.
  */
 ALPS_INLINE u64 alps_guard_threshold(u64 bound_ns)
 {
 	return bound_ns / 2;
 }
 
+/* Period of the starvation guard's scan of the queues, for bound @bound_ns. */
+ALPS_INLINE u64 alps_guard_interval(u64 bound_ns)
+{
+	u64 iv = bound_ns / 8;
+
+	return iv < 1000000 ? 1000000 : iv;
+}
+
 /*
- * In ops.dispatch(), while scanning ranks from 0 upwards: should the CPU keep
- * running @prev (still runnable, rank @prev_rank) instead of taking a task from
- * rank @scan_rank? True once every rank better than or equal to @prev_rank was
- * empty, so @prev is strictly better than anything left. Equal ranks take turns.
+ * In ops.dispatch(), while scanning levels from 0 upwards: should the CPU keep
+ * running @prev (still runnable, level @prev_rank) instead of taking a task from
+ * level @scan_rank? True once every level better than or equal to @prev_rank was
+ * empty, so @prev is strictly better than anything left. Equal levels take turns.
  */
 ALPS_INLINE bool alps_keep_prev(u32 prev_rank, u32 scan_rank)
 {

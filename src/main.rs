@@ -28,7 +28,7 @@ use scx_alps::opts::{FuncIdSource, Opts, Settings};
 use scx_alps::preflight::{self, ExitClass, classify};
 use scx_alps::sysstat::CpuUtil;
 use scx_alps::tagging::{CgroupTagger, FuncRegistry, comm_key, comm_str};
-use stats::{FuncMetrics, Metrics, RankMetrics};
+use stats::{FuncMetrics, LevelMetrics, Metrics};
 
 const SCHEDULER_NAME: &str = "scx_alps";
 
@@ -95,6 +95,7 @@ impl<'a> Scheduler<'a> {
         };
         rodata.demote_enabled = !opts.no_demotion;
         rodata.preempt_enabled = !opts.no_wakeup_preemption;
+        rodata.loader_tgid = std::process::id();
         skel.maps
             .events
             .set_max_entries(opts.ringbuf_kb * 1024)
@@ -334,6 +335,7 @@ impl<'a> Scheduler<'a> {
             }
             sum.nr_direct += s.nr_direct;
             sum.nr_kept += s.nr_kept;
+            sum.nr_guard_dispatched += s.nr_guard_dispatched;
             sum.nr_demotions += s.nr_demotions;
             sum.nr_throttled += s.nr_throttled;
             sum.nr_tick_preempts += s.nr_tick_preempts;
@@ -361,7 +363,8 @@ impl<'a> Scheduler<'a> {
         let s = self.read_stats();
         let q = self.queue_depths();
         let cost = self.learner.cost();
-        let nr_ranks = self.settings.learner.nr_ranks as usize;
+        let nr_ranks = self.settings.learner.nr_ranks;
+        let neutral = self.settings.neutral_rank;
         Metrics {
             policy: self.settings.learner.kind.to_string(),
             uptime_s: self.attached_at.elapsed().as_secs_f64(),
@@ -375,6 +378,7 @@ impl<'a> Scheduler<'a> {
             nr_throttled: s.nr_throttled,
             nr_tick_preempts: s.nr_tick_preempts,
             nr_guard: s.nr_guard_promotions.iter().sum(),
+            nr_guard_dispatched: s.nr_guard_dispatched,
             max_wait_ms: s.max_wait_ns as f64 / 1e6,
             learner_updates: cost.updates,
             learner_last_us: cost.last_ns as f64 / 1e3,
@@ -384,15 +388,24 @@ impl<'a> Scheduler<'a> {
             window_len: self.learner.window().len() as u64,
             nr_functions: self.registry.len() as u64,
             nr_cgroups: self.skel.maps.cgrp_func.keys().count() as u64,
-            ranks: (0..nr_ranks)
-                .map(|r| RankMetrics {
-                    rank: r as u32,
-                    queued: q.get(r).copied().unwrap_or(0) as i64,
-                    enqueued: s.nr_enqueued[r],
-                    dispatched: s.nr_dispatched[r],
-                    dispatch_per_s: 0.0,
-                    preempt_kicks: s.nr_preempt_kicks[r],
-                    guard_promotions: s.nr_guard_promotions[r],
+            levels: (0..=nr_ranks)
+                .map(|l| {
+                    let i = l as usize;
+                    let label = if l == neutral {
+                        "neutral".to_string()
+                    } else {
+                        format!("rank {}", if l < neutral { l } else { l - 1 })
+                    };
+                    LevelMetrics {
+                        level: l,
+                        label,
+                        queued: q.get(i).copied().unwrap_or(0) as i64,
+                        enqueued: s.nr_enqueued[i],
+                        dispatched: s.nr_dispatched[i],
+                        dispatch_per_s: 0.0,
+                        preempt_kicks: s.nr_preempt_kicks[i],
+                        guard_promotions: s.nr_guard_promotions[i],
+                    }
                 })
                 .collect(),
             functions: self

@@ -11,6 +11,8 @@
 unsafe extern "C" {
     fn alps_host_demoted_rank(base: u32, attained_ns: u64, expect_ns: u64, nr_ranks: u32) -> u32;
     fn alps_host_should_preempt(waker_rank: u32, victim_rank: u32, victim_ran_ns: u64, min_quantum_ns: u64) -> bool;
+    fn alps_host_level(learned: bool, rank: u32, neutral: u32, nr_ranks: u32) -> u32;
+    fn alps_host_guard_interval(bound_ns: u64) -> u64;
     fn alps_host_is_starving(waited_ns: u64, threshold_ns: u64) -> bool;
     fn alps_host_guard_threshold(bound_ns: u64) -> u64;
     fn alps_host_keep_prev(prev_rank: u32, scan_rank: u32) -> bool;
@@ -26,6 +28,20 @@ pub const RANK_NONE: u32 = crate::bpf_intf::alps_consts_ALPS_RANK_NONE;
 pub fn demoted_rank(base: u32, attained_ns: u64, expect_ns: u64, nr_ranks: u32) -> u32 {
     // SAFETY: pure function over integers, no pointers.
     unsafe { alps_host_demoted_rank(base, attained_ns, expect_ns, nr_ranks) }
+}
+
+/// Queue level of a task: learned rank `rank` sits at level `rank` below
+/// `neutral` and `rank + 1` from it on; unlearned tasks (`learned == false`)
+/// sit at level `neutral`. There are `nr_ranks + 1` levels.
+pub fn level(learned: bool, rank: u32, neutral: u32, nr_ranks: u32) -> u32 {
+    // SAFETY: pure function over integers, no pointers.
+    unsafe { alps_host_level(learned, rank, neutral, nr_ranks) }
+}
+
+/// Period of the starvation guard's queue scan for a bound `bound_ns`.
+pub fn guard_interval(bound_ns: u64) -> u64 {
+    // SAFETY: pure function over integers, no pointers.
+    unsafe { alps_host_guard_interval(bound_ns) }
 }
 
 /// Whether a waking task of rank `waker_rank` preempts a running task of rank
@@ -95,6 +111,24 @@ mod tests {
         assert!(!should_preempt(0, 3, 4 * MS, 5 * MS));
         assert!(should_preempt(0, 3, 5 * MS, 5 * MS));
         assert!(!should_preempt(0, RANK_NONE, 100 * MS, 0));
+    }
+
+    #[test]
+    fn levels_put_unlearned_tasks_between_learned_ranks() {
+        // 8 ranks, neutral 4: ranks 0-3 -> levels 0-3, neutral -> 4, ranks 4-7 -> 5-8.
+        let lv: Vec<u32> = (0..8).map(|r| level(true, r, 4, 8)).collect();
+        assert_eq!(lv, vec![0, 1, 2, 3, 5, 6, 7, 8]);
+        assert_eq!(level(false, 0, 4, 8), 4);
+        assert_eq!(level(true, 99, 4, 8), 8);
+        // A neutral rank of 0 puts unknown tasks first.
+        assert_eq!(level(false, 3, 0, 8), 0);
+        assert_eq!(level(true, 0, 0, 8), 1);
+    }
+
+    #[test]
+    fn guard_scans_every_eighth_of_the_bound_but_not_faster_than_1ms() {
+        assert_eq!(guard_interval(1000 * MS), 125 * MS);
+        assert_eq!(guard_interval(4 * MS), MS);
     }
 
     #[test]

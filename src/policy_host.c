@@ -17,6 +17,16 @@ bool alps_host_should_preempt(u32 waker_rank, u32 victim_rank, u64 victim_ran_ns
 	return alps_should_preempt(waker_rank, victim_rank, victim_ran_ns, min_quantum_ns);
 }
 
+u32 alps_host_level(bool learned, u32 rank, u32 neutral, u32 nr_ranks)
+{
+	return alps_level(learned, rank, neutral, nr_ranks);
+}
+
+u64 alps_host_guard_interval(u64 bound_ns)
+{
+	return alps_guard_interval(bound_ns);
+}
+
 bool alps_host_is_starving(u64 waited_ns, u64 threshold_ns)
 {
 	return alps_is_starving(waited_ns, threshold_ns);

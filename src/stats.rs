@@ -12,23 +12,26 @@ use scx_stats::prelude::*;
 use scx_stats_derive::{Stats, stat_doc};
 use serde::{Deserialize, Serialize};
 
-/// Counters of one rank (priority DSQ).
+/// Counters of one queue level (priority DSQ): a learned rank, or the
+/// neutral level of unknown and unlearned tasks.
 #[stat_doc]
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
-pub struct RankMetrics {
-    #[stat(desc = "Rank (0 = highest priority)")]
-    pub rank: u32,
-    #[stat(desc = "Tasks queued in this rank's DSQ now")]
+pub struct LevelMetrics {
+    #[stat(desc = "Queue level (0 = highest priority)")]
+    pub level: u32,
+    #[stat(desc = "What the level holds: \"rank N\" or \"neutral\"")]
+    pub label: String,
+    #[stat(desc = "Tasks queued in this level's DSQ now")]
     pub queued: i64,
-    #[stat(desc = "Tasks inserted into this rank's DSQ since attach")]
+    #[stat(desc = "Tasks inserted into this level's DSQ since attach")]
     pub enqueued: u64,
-    #[stat(desc = "Tasks dispatched from this rank's DSQ since attach")]
+    #[stat(desc = "Tasks dispatched from this level's DSQ since attach")]
     pub dispatched: u64,
-    #[stat(desc = "Dispatches from this rank per second over the last interval")]
+    #[stat(desc = "Dispatches from this level per second over the last interval")]
     pub dispatch_per_s: f64,
-    #[stat(desc = "Wake-up preemption kicks sent for tasks of this rank")]
+    #[stat(desc = "Wake-up preemption kicks sent for tasks of this level")]
     pub preempt_kicks: u64,
-    #[stat(desc = "Starvation-guard dispatches from this rank")]
+    #[stat(desc = "Starving tasks of this level moved to the guard DSQ")]
     pub guard_promotions: u64,
 }
 
@@ -89,8 +92,10 @@ pub struct Metrics {
     pub nr_throttled: u64,
     #[stat(desc = "Running tasks cut short at a tick (better rank waiting, or guard)")]
     pub nr_tick_preempts: u64,
-    #[stat(desc = "Starvation-guard activations (all ranks)")]
+    #[stat(desc = "Starvation-guard activations: starving tasks moved to the guard DSQ")]
     pub nr_guard: u64,
+    #[stat(desc = "Tasks served from the guard DSQ (starving tasks and the loader's threads)")]
+    pub nr_guard_dispatched: u64,
     #[stat(desc = "Longest runnable wait seen since attach, ms")]
     pub max_wait_ms: f64,
     #[stat(desc = "Learner updates since start")]
@@ -109,8 +114,8 @@ pub struct Metrics {
     pub nr_functions: u64,
     #[stat(desc = "Cgroups mapped to functions")]
     pub nr_cgroups: u64,
-    #[stat(desc = "Per-rank counters")]
-    pub ranks: Vec<RankMetrics>,
+    #[stat(desc = "Per-level counters")]
+    pub levels: Vec<LevelMetrics>,
     #[stat(desc = "Learned policy table, by rank")]
     pub functions: Vec<FuncMetrics>,
 }
@@ -121,8 +126,8 @@ impl Metrics {
         let dt = self.uptime_s - prev.uptime_s;
         if dt > 0.0 && self.uptime_s >= prev.uptime_s {
             self.invocations_per_s = self.nr_records.saturating_sub(prev.nr_records) as f64 / dt;
-            for r in self.ranks.iter_mut() {
-                let before = prev.ranks.iter().find(|p| p.rank == r.rank).map_or(0, |p| p.dispatched);
+            for r in self.levels.iter_mut() {
+                let before = prev.levels.iter().find(|p| p.level == r.level).map_or(0, |p| p.dispatched);
                 r.dispatch_per_s = r.dispatched.saturating_sub(before) as f64 / dt;
             }
         }
@@ -134,7 +139,7 @@ impl Metrics {
         writeln!(
             w,
             "[scx_alps {}] up {:.1}s | invocations {} ({:.1}/s) drops {} | direct {} kept {} demoted {} | \
-             preempt kicks {} throttled {} tick {} | guard {} max wait {:.1}ms",
+             preempt kicks {} throttled {} tick {} | guard {} (served {}) max wait {:.1}ms",
             self.policy,
             self.uptime_s,
             self.nr_records,
@@ -147,6 +152,7 @@ impl Metrics {
             self.nr_throttled,
             self.nr_tick_preempts,
             self.nr_guard,
+            self.nr_guard_dispatched,
             self.max_wait_ms,
         )?;
         writeln!(
@@ -163,14 +169,14 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  {:>4} {:>7} {:>10} {:>10} {:>9} {:>7} {:>6}",
-            "rank", "queued", "enqueued", "dispatched", "disp/s", "kicks", "guard"
+            "  {:>5} {:<8} {:>7} {:>10} {:>10} {:>9} {:>7} {:>6}",
+            "level", "holds", "queued", "enqueued", "dispatched", "disp/s", "kicks", "guard"
         )?;
-        for r in &self.ranks {
+        for r in &self.levels {
             writeln!(
                 w,
-                "  {:>4} {:>7} {:>10} {:>10} {:>9.1} {:>7} {:>6}",
-                r.rank, r.queued, r.enqueued, r.dispatched, r.dispatch_per_s, r.preempt_kicks, r.guard_promotions
+                "  {:>5} {:<8} {:>7} {:>10} {:>10} {:>9.1} {:>7} {:>6}",
+                r.level, r.label, r.queued, r.enqueued, r.dispatched, r.dispatch_per_s, r.preempt_kicks, r.guard_promotions
             )?;
         }
         if !self.functions.is_empty() {
@@ -227,7 +233,7 @@ pub fn server_data() -> StatsServerData<(), Metrics> {
     });
     StatsServerData::new()
         .add_meta(Metrics::meta())
-        .add_meta(RankMetrics::meta())
+        .add_meta(LevelMetrics::meta())
         .add_meta(FuncMetrics::meta())
         .add_ops("top", StatsOps { open, close: None })
 }
@@ -261,8 +267,8 @@ mod tests {
         let prev = Metrics {
             uptime_s: 10.0,
             nr_records: 100,
-            ranks: vec![RankMetrics {
-                rank: 0,
+            levels: vec![LevelMetrics {
+                level: 0,
                 dispatched: 50,
                 ..Default::default()
             }],
@@ -271,8 +277,8 @@ mod tests {
         let cur = Metrics {
             uptime_s: 12.0,
             nr_records: 140,
-            ranks: vec![RankMetrics {
-                rank: 0,
+            levels: vec![LevelMetrics {
+                level: 0,
                 dispatched: 250,
                 ..Default::default()
             }],
@@ -280,7 +286,7 @@ mod tests {
         }
         .with_rates(&prev);
         assert_eq!(cur.invocations_per_s, 20.0);
-        assert_eq!(cur.ranks[0].dispatch_per_s, 100.0);
+        assert_eq!(cur.levels[0].dispatch_per_s, 100.0);
         let mut text = Vec::new();
         cur.format(&mut text).unwrap();
         let text = String::from_utf8(text).unwrap();

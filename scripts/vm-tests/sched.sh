@@ -42,8 +42,8 @@ for policy in alps alps-io; do
   s="$(last_stats "$stats")"
   rank() { jq -r --arg f "$1" '[.functions[] | select(.name == $f) | .rank][0] // "none"' <<<"$s"; }
   r_short=$(rank class3-cpu) r_long=$(rank class4-cpu) r_io=$(rank class1-io)
-  enq=$(jq '[.ranks[].enqueued] | add' <<<"$s")
-  disp=$(jq '[.ranks[].dispatched] | add' <<<"$s")
+  enq=$(jq '[.levels[].enqueued] | add' <<<"$s")
+  disp=$(jq '[.levels[].dispatched] | add' <<<"$s")
   recs=$(jq .nr_records <<<"$s") direct=$(jq .nr_direct <<<"$s")
   cost=$(jq .learner_mean_us <<<"$s") updates=$(jq .learner_updates <<<"$s")
   figures="completed $ok/$total; ranks short=$r_short long=$r_long io=$r_io; records $recs enqueued $enq dispatched $disp direct $direct kicks $(jq .nr_preempt_kicks <<<"$s") throttled $(jq .nr_throttled <<<"$s") guard $(jq .nr_guard <<<"$s") drops $(jq .nr_rb_drops <<<"$s") max wait $(jq .max_wait_ms <<<"$s") ms; learner $updates updates, mean ${cost} us; exit $rc, state after $state_after"
