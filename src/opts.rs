@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Parser;
 
-use crate::learner::{LearnerConfig, PolicyKind};
+use crate::learner::{LearnerConfig, OrderKey, PolicyKind};
 use crate::tagging::{DEFAULT_CGROUP_PATTERN, DEFAULT_COMM_PATTERN, FuncPattern};
 
 const US: u64 = 1_000;
@@ -42,6 +42,11 @@ pub struct Opts {
     /// penalty and minimum quantum.
     #[arg(long, value_enum, default_value_t = PolicyKind::AlpsIo)]
     pub policy: PolicyKind,
+
+    /// What functions are ranked by: ALPS's mean simulated SRPT stint, or
+    /// the mean CPU per invocation [default: stint for alps, demand for alps-io].
+    #[arg(long, value_enum)]
+    pub order: Option<OrderKey>,
 
     /// Number of priority ranks (DSQs), 1..=16.
     #[arg(long, default_value_t = 8)]
@@ -307,8 +312,12 @@ impl Opts {
         });
         let pattern = FuncPattern::new(&pattern_src)?;
 
+        let order = self
+            .order
+            .unwrap_or(if io { OrderKey::Demand } else { OrderKey::Stint });
         let learner = LearnerConfig {
             kind: self.policy,
+            order,
             nr_ranks: self.ranks,
             window: self.window,
             nr_cpus: nr_cpus.max(1),

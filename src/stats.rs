@@ -127,7 +127,11 @@ impl Metrics {
         if dt > 0.0 && self.uptime_s >= prev.uptime_s {
             self.invocations_per_s = self.nr_records.saturating_sub(prev.nr_records) as f64 / dt;
             for r in self.levels.iter_mut() {
-                let before = prev.levels.iter().find(|p| p.level == r.level).map_or(0, |p| p.dispatched);
+                let before = prev
+                    .levels
+                    .iter()
+                    .find(|p| p.level == r.level)
+                    .map_or(0, |p| p.dispatched);
                 r.dispatch_per_s = r.dispatched.saturating_sub(before) as f64 / dt;
             }
         }
@@ -176,7 +180,14 @@ impl Metrics {
             writeln!(
                 w,
                 "  {:>5} {:<8} {:>7} {:>10} {:>10} {:>9.1} {:>7} {:>6}",
-                r.level, r.label, r.queued, r.enqueued, r.dispatched, r.dispatch_per_s, r.preempt_kicks, r.guard_promotions
+                r.level,
+                r.label,
+                r.queued,
+                r.enqueued,
+                r.dispatched,
+                r.dispatch_per_s,
+                r.preempt_kicks,
+                r.guard_promotions
             )?;
         }
         if !self.functions.is_empty() {

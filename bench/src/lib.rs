@@ -11,5 +11,6 @@ pub mod exec;
 pub mod plot;
 pub mod report;
 pub mod runner;
+pub mod sim;
 pub mod trace;
 pub mod workload;

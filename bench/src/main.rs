@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use alps_bench::exec::{self, ExecConfig};
 use alps_bench::report::{self, RunMeta, Summary};
 use alps_bench::runner::{self, AbSetup};
+use alps_bench::sim::{self, SimConfig, SimPolicy};
 use alps_bench::trace::{self, Format};
 use alps_bench::workload::{self, Plan, PlanConfig, STUDY_CPUS, Scenario};
 use anyhow::{Context, Result, bail};
@@ -37,9 +38,64 @@ enum Cmd {
     /// Check a results directory: files parse and every invocation of every
     /// arm completed. Exits non-zero otherwise.
     Verify(VerifyArgs),
+    /// Simulate the plan of a trace under models of the schedulers (FIFO,
+    /// EEVDF, scx_alps alps and alps-io, clairvoyant SRPT) on N CPUs and write
+    /// the same report as `ab`.
+    Sim(SimArgs),
+    /// Benchmark the simulator: invocations simulated per second per policy.
+    SimSpeed(SimSpeedArgs),
     /// Internal: run a plan under whatever scheduler is attached.
     #[command(hide = true)]
     Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct SimArgs {
+    #[command(flatten)]
+    trace: TraceArgs,
+    /// Simulated CPUs (the study used 16).
+    #[arg(long, default_value_t = 16)]
+    cpus: usize,
+    /// Policies, comma-separated: fifo, eevdf, alps, alps-io, srpt. The
+    /// first is the baseline of the deltas.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io,srpt")]
+    policies: Vec<SimPolicy>,
+    /// Repeat the plan this many times back to back.
+    #[arg(long, default_value_t = 1)]
+    tile: usize,
+    /// CPU time lost per context switch, us.
+    #[arg(long, default_value_t = 5.0)]
+    cs_cost_us: f64,
+    /// EEVDF base slice of the fair-share model, us.
+    #[arg(long, default_value_t = 3000)]
+    fair_slice_us: u64,
+    /// scx_alps flags for both scx_alps models (one string, pass it as
+    /// --alps-flags="..."), e.g. "--window 200"; the default matches `ab`'s arms.
+    #[arg(long, default_value = "--learn-interval-ms 1000")]
+    alps_flags: String,
+    /// Extra scx_alps flags for the alps-io model only, e.g.
+    /// --alps-io-flags="--io-penalty 0.3 --min-quantum-us 2000".
+    #[arg(long, default_value = "")]
+    alps_io_flags: String,
+    /// Results directory [default: results/sim-<scenario>-<cpus>cpu-<time>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SimSpeedArgs {
+    /// Trace to tile (study format).
+    #[arg(long)]
+    trace: PathBuf,
+    /// Invocations to simulate per policy.
+    #[arg(long, default_value_t = 1_000_000)]
+    invocations: usize,
+    /// Simulated CPUs.
+    #[arg(long, default_value_t = 16)]
+    cpus: usize,
+    /// Policies to time.
+    #[arg(long, value_delimiter = ',', default_value = "fifo,eevdf,alps,alps-io,srpt")]
+    policies: Vec<SimPolicy>,
 }
 
 #[derive(Args, Clone)]
@@ -482,6 +538,177 @@ fn cmd_verify(v: VerifyArgs) -> Result<()> {
     }
 }
 
+/// The scx_alps model of `policy` for the simulator, from scx_alps's own
+/// command line (`flags`), so defaults and validation are scx_alps's.
+fn alps_model(policy: &str, flags: &str, cpus: usize) -> Result<sim::AlpsModel> {
+    let args = ["scx_alps", "--policy", policy]
+        .into_iter()
+        .chain(flags.split_whitespace());
+    let opts = scx_alps::opts::Opts::try_parse_from(args).map_err(|e| anyhow::anyhow!("scx_alps flags: {e}"))?;
+    let s = opts
+        .settings(cpus)
+        .with_context(|| format!("scx_alps flags for --policy {policy}"))?;
+    Ok(sim::AlpsModel {
+        learner: s.learner.clone(),
+        neutral_rank: s.neutral_rank,
+        slice_dfl_ns: s.slice_dfl_ns,
+        min_quantum_ns: s.min_quantum_ns,
+        starvation_ns: s.starvation_ns,
+        learn_interval_ns: s.learn_interval_ms * 1_000_000,
+        demotion: !opts.no_demotion,
+        wakeup_preemption: !opts.no_wakeup_preemption,
+    })
+}
+
+fn sim_stats_json(out: &sim::SimOutput) -> serde_json::Value {
+    let st = &out.stats;
+    serde_json::json!({
+        "nr_records": out.results.iter().filter(|r| r.ok).count(),
+        "nr_preempt_kicks": st.preemptions,
+        "nr_throttled": st.throttled,
+        "nr_tick_preempts": 0,
+        "nr_guard": st.guard_promotions,
+        "nr_demotions": st.demotions,
+        "nr_rb_drops": 0,
+        "max_wait_ms": st.max_wait_ns as f64 / 1e6,
+        "learner_updates": st.learner_updates,
+        "learner_mean_us": st.learner_mean_ns as f64 / 1e3,
+        "context_switches": st.context_switches,
+        "idle_while_runnable_ms": st.idle_while_runnable_ns as f64 / 1e6,
+        "functions": out.policy_table.iter().map(|(name, f)| serde_json::json!({
+            "name": name,
+            "rank": f.rank,
+            "slice_ms": f.slice_ns as f64 / 1e6,
+            "mu_ms": f.mu_ns / 1e6,
+            "blocked_pct": 100.0 * f.blocked_frac,
+            "penalty": f.penalty,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn cmd_sim(a: SimArgs) -> Result<()> {
+    if a.cpus == 0 || a.cpus > 4096 {
+        bail!("--cpus must be in 1..=4096, got {}", a.cpus);
+    }
+    if a.policies.is_empty() {
+        bail!("--policies is empty");
+    }
+    if !a.cs_cost_us.is_finite() || a.cs_cost_us < 0.0 {
+        bail!("--cs-cost-us must be >= 0");
+    }
+    let plan = build_plan(&a.trace, a.cpus)?.tiled(a.tile);
+    info!("{}", describe(&plan).trim_end());
+    let alps = alps_model("alps", &a.alps_flags, a.cpus)?;
+    let alps_io = alps_model("alps-io", &format!("{} {}", a.alps_flags, a.alps_io_flags), a.cpus)?;
+    let out = match &a.out {
+        Some(o) => o.clone(),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs();
+            PathBuf::from(format!("results/sim-{}-{}cpu-{secs}", a.trace.scenario, a.cpus))
+        }
+    };
+    let mut runs = Vec::new();
+    for p in &a.policies {
+        let cfg = SimConfig {
+            cpus: a.cpus,
+            policy: *p,
+            cs_cost_ns: (a.cs_cost_us * 1000.0) as u64,
+            fair_slice_ns: a.fair_slice_us * 1000,
+            alps: if *p == SimPolicy::AlpsIo {
+                alps_io.clone()
+            } else {
+                alps.clone()
+            },
+            ..SimConfig::default()
+        };
+        let (o, rate) = sim::timed(&plan, &cfg)?;
+        info!(
+            "{}: {:.0} invocations/s simulated, {} context switches, idle-while-runnable {:.3} ms",
+            p.name(),
+            rate,
+            o.stats.context_switches,
+            o.stats.idle_while_runnable_ns as f64 / 1e6
+        );
+        runs.push(report::ArmRun {
+            arm: p.name().to_string(),
+            rep: 0,
+            results: o.results.clone(),
+            ops: Some(format!("model:{}", p.name())),
+            sched_stats: Some(sim_stats_json(&o)),
+        });
+    }
+    let meta = RunMeta {
+        mode: "sim".into(),
+        kernel: format!(
+            "discrete-event model, cs cost {} us, EEVDF slice {} us",
+            a.cs_cost_us, a.fair_slice_us
+        ),
+        cpus: a.cpus,
+        trace: plan.trace.clone(),
+        format: plan.format.to_string(),
+        scenario: plan.config.scenario.to_string(),
+        time_scale: plan.config.time_scale,
+        work_scale: plan.config.work_scale,
+        invocations: plan.invocations.len(),
+        seed: plan.seed,
+        repeats: 1,
+        baseline: a.policies[0].name().to_string(),
+    };
+    let names: Vec<String> = a.policies.iter().map(|p| p.name().to_string()).collect();
+    let summary = report::summarize(&runs, &names, meta);
+    report::write_outputs(&out, &runs, &summary)?;
+    println!("{}", report::markdown(&summary));
+    println!("results: {}", out.display());
+    Ok(())
+}
+
+fn cmd_sim_speed(a: SimSpeedArgs) -> Result<()> {
+    let t = TraceArgs {
+        trace: a.trace.clone(),
+        format: None,
+        scenario: Scenario::Mixed,
+        limit: Some(0),
+        skip: 0,
+        time_scale: 1.0,
+        work_scale: "auto".into(),
+        seed: 1,
+    };
+    let base = build_plan(&t, a.cpus)?;
+    let k = a.invocations.div_ceil(base.invocations.len());
+    let mut plan = base.tiled(k);
+    plan.invocations.truncate(a.invocations);
+    println!(
+        "simulating {} invocations (the study's mixed trace tiled {k}x) on {} CPUs",
+        plan.invocations.len(),
+        a.cpus
+    );
+    println!("| policy | wall s | invocations/s | events/s | completed |");
+    println!("|---|---:|---:|---:|---:|");
+    for p in &a.policies {
+        let kind = if *p == SimPolicy::AlpsIo { "alps-io" } else { "alps" };
+        let cfg = SimConfig {
+            cpus: a.cpus,
+            policy: *p,
+            alps: alps_model(kind, "", a.cpus)?,
+            ..SimConfig::default()
+        };
+        let t0 = Instant::now();
+        let out = sim::simulate(&plan, &cfg)?;
+        let wall = t0.elapsed().as_secs_f64();
+        println!(
+            "| {} | {:.2} | {:.0} | {:.0} | {} |",
+            p.name(),
+            wall,
+            plan.invocations.len() as f64 / wall,
+            out.stats.events as f64 / wall,
+            out.results.iter().filter(|r| r.ok).count()
+        );
+    }
+    Ok(())
+}
+
 fn cmd_replay(r: ReplayArgs) -> Result<()> {
     let plan: Plan = serde_json::from_str(&std::fs::read_to_string(&r.plan)?).context("plan does not parse")?;
     let cfg = ExecConfig {
@@ -510,6 +737,8 @@ fn main() {
         Cmd::Ab(a) => cmd_ab(a),
         Cmd::Plan(p) => cmd_plan(p),
         Cmd::Verify(v) => cmd_verify(v),
+        Cmd::Sim(a) => cmd_sim(a),
+        Cmd::SimSpeed(a) => cmd_sim_speed(a),
         Cmd::Replay(r) => cmd_replay(r),
     };
     if let Err(e) = r {

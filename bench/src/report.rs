@@ -388,6 +388,30 @@ pub fn markdown(s: &Summary) -> String {
             fmt_ms(c.spawn_mean_ms),
         );
     }
+    if let Some(bound) = s.arms.iter().find(|a| a.arm == "srpt") {
+        o += "\n## Mean FCT relative to the clairvoyant SRPT bound\n\n| arm | mean / SRPT mean |";
+        let classes: Vec<&ClassStats> = bound.classes.iter().collect();
+        for c in &classes {
+            o += &format!(" class {} |", c.class);
+        }
+        o += "\n|---|---:|";
+        for _ in &classes {
+            o += "---:|";
+        }
+        o += "\n";
+        for a in &s.arms {
+            o += &format!("| {} | {:.3} |", a.arm, a.overall.mean_ms / bound.overall.mean_ms);
+            for bc in &classes {
+                let r = a
+                    .classes
+                    .iter()
+                    .find(|c| c.class == bc.class)
+                    .map_or(f64::NAN, |c| c.mean_ms / bc.mean_ms);
+                o += &format!(" {r:.3} |");
+            }
+            o += "\n";
+        }
+    }
     o += "\n## Throughput over time (completions/s)\n\n";
     o += "Per-bin rates are in summary.json (`throughput`) and plotted in throughput.png/svg.\n\n";
     o += "| arm | peak | mean over makespan |\n|---|---:|---:|\n";

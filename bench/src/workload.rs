@@ -208,6 +208,34 @@ impl Plan {
     pub fn span_ns(&self) -> u64 {
         self.invocations.last().map_or(0, |i| i.arrival_ns)
     }
+
+    /// The plan repeated `k` times back to back (each copy starts one mean
+    /// inter-arrival time after the previous copy's last arrival), for
+    /// simulating long runs from short traces. Ids get a `#copy` suffix.
+    pub fn tiled(&self, k: usize) -> Plan {
+        let n = self.invocations.len() as u64;
+        let gap = if n > 1 { self.span_ns() / (n - 1) } else { 1_000_000 };
+        let period = self.span_ns() + gap.max(1);
+        let mut out = self.clone();
+        out.invocations = (0..k.max(1) as u64)
+            .flat_map(|c| {
+                self.invocations.iter().map(move |inv| {
+                    let mut i = inv.clone();
+                    i.arrival_ns += c * period;
+                    if c > 0 {
+                        i.id = format!("{}#{c}", inv.id);
+                    }
+                    i
+                })
+            })
+            .enumerate()
+            .map(|(idx, mut i)| {
+                i.idx = idx;
+                i
+            })
+            .collect();
+        out
+    }
 }
 
 fn cpu(ns: f64) -> Phase {
@@ -439,6 +467,20 @@ mod tests {
         for (ts, ws) in [(0.0, 1.0), (1.0, -1.0), (f64::NAN, 1.0)] {
             assert!(build_plan("t", Format::Study, &e, &cfg(Scenario::Cpu, ts, ws), 1).is_err());
         }
+    }
+
+    #[test]
+    fn tiling_repeats_the_plan_after_its_span() {
+        let e: Vec<TraceEntry> = (0..3).map(|i| entry(Some(3), 30, i as f64 * 10.0)).collect();
+        let p = build_plan("t", Format::Study, &e, &cfg(Scenario::Cpu, 1.0, 1.0), 1).unwrap();
+        let t = p.tiled(3);
+        assert_eq!(t.invocations.len(), 9);
+        let arr: Vec<u64> = t.invocations.iter().map(|i| i.arrival_ns / 1_000_000).collect();
+        // Span 20 ms, mean gap 10 ms: copies start every 30 ms.
+        assert_eq!(arr, vec![0, 10, 20, 30, 40, 50, 60, 70, 80]);
+        assert_eq!(t.invocations[4].id, "x#1");
+        assert_eq!(t.invocations[8].idx, 8);
+        assert_eq!(p.tiled(0).invocations.len(), 3);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-pub use train::{FuncPolicy, LearnerConfig, PolicyKind};
+pub use train::{FuncPolicy, LearnerConfig, OrderKey, PolicyKind};
 pub use window::Window;
 
 /// One finished invocation (one task's lifetime) as the BPF program reports

@@ -51,11 +51,23 @@ impl std::fmt::Display for PolicyKind {
     }
 }
 
+/// What the task-ordering policy sorts functions by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderKey {
+    /// ALPS: the mean simulated SRPT stint `mu`.
+    Stint,
+    /// The mean CPU per invocation: each function's SRPT job size.
+    Demand,
+}
+
 /// Learner parameters. Defaults follow the ALPS paper where it gives one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LearnerConfig {
     /// Policy to train.
     pub kind: PolicyKind,
+    /// What functions are ordered by.
+    pub order: OrderKey,
     /// Number of ranks (priority DSQs), 1..=16.
     pub nr_ranks: u32,
     /// Invocations kept in the sliding window (ALPS artifact: 100).
@@ -90,6 +102,7 @@ impl Default for LearnerConfig {
     fn default() -> Self {
         Self {
             kind: PolicyKind::Alps,
+            order: OrderKey::Stint,
             nr_ranks: 8,
             window: 100,
             nr_cpus: 1,
@@ -240,9 +253,13 @@ pub fn train(
             let (cpu_mean, cpu_std) = mean_std(&a.cpu);
             let blocked_frac = if a.life > 0.0 { a.blocked / a.life } else { 0.0 };
             let sleeps_per_inv = a.sleeps / a.n as f64;
+            let size = match cfg.order {
+                OrderKey::Stint => mu,
+                OrderKey::Demand => cpu_mean,
+            };
             let key = match cfg.kind {
-                PolicyKind::Alps => mu,
-                PolicyKind::AlpsIo => io_key(mu, blocked_frac, sleeps_per_inv, cfg.io_penalty),
+                PolicyKind::Alps => size,
+                PolicyKind::AlpsIo => io_key(size, blocked_frac, sleeps_per_inv, cfg.io_penalty),
             };
             Row {
                 func_id,
@@ -258,6 +275,11 @@ pub fn train(
             }
         })
         .collect();
+    for r in rows.iter_mut() {
+        if cfg.order == OrderKey::Demand {
+            r.key_plain = r.cpu_mean;
+        }
+    }
 
     // Plain ALPS order, to report the rank penalty of the I/O-aware one.
     let n = rows.len();
