@@ -214,6 +214,11 @@ struct Cpu {
     recheck_at: u64,
     /// Level of the running task (alps), RANK_NONE when idle.
     level: u32,
+    /// Nominal slice of the running task.
+    slice: u64,
+    /// Running with nothing queued: the slice is unbounded until a task is
+    /// queued (saves one event per slice while a CPU has no competition).
+    alone: bool,
     epoch: u64,
 }
 
@@ -263,6 +268,14 @@ impl World<'_> {
     }
 }
 
+/// What a model wants done for a newly runnable task.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Target {
+    None,
+    Preempt(usize),
+    Deferred(usize),
+}
+
 /// Why a task is being enqueued.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Why {
@@ -280,7 +293,9 @@ trait Model {
     /// Returns the task and its slice.
     fn pick(&mut self, w: &mut World, cpu: usize, prev: Option<usize>) -> Option<(usize, u64)>;
     /// After `t` was queued and no CPU is idle: a CPU to preempt for it.
-    fn preempt_target(&mut self, w: &mut World, t: usize) -> Option<usize>;
+    /// A model that defers the preemption sets that CPU's `recheck_at` and
+    /// returns `Deferred`.
+    fn preempt_target(&mut self, w: &mut World, t: usize) -> Target;
     /// At a CPU's recheck time: should its task yield now?
     fn recheck(&mut self, _w: &mut World, _cpu: usize) -> bool {
         false
@@ -314,8 +329,8 @@ impl Model for Fifo {
         }
         self.q.pop_front().map(|t| (t, u64::MAX))
     }
-    fn preempt_target(&mut self, _w: &mut World, _t: usize) -> Option<usize> {
-        None
+    fn preempt_target(&mut self, _w: &mut World, _t: usize) -> Target {
+        Target::None
     }
     fn has_queued(&self) -> bool {
         !self.q.is_empty()
@@ -366,7 +381,7 @@ impl Model for Fair {
         self.vnow = self.vnow.max(v);
         Some((t, self.slice))
     }
-    fn preempt_target(&mut self, w: &mut World, t: usize) -> Option<usize> {
+    fn preempt_target(&mut self, w: &mut World, t: usize) -> Target {
         let vt = w.tasks[t].vruntime;
         let mut best: Option<(u64, usize)> = None;
         for c in 0..w.cpus.len() {
@@ -380,7 +395,10 @@ impl Model for Fair {
             }
         }
         // EEVDF preempts when the woken task's deadline comes first.
-        best.filter(|&(vr, _)| vt + self.slice / 2 < vr).map(|(_, c)| c)
+        match best {
+            Some((vr, c)) if vt + self.slice / 2 < vr => Target::Preempt(c),
+            _ => Target::None,
+        }
     }
     fn has_queued(&self) -> bool {
         !self.q.is_empty()
@@ -412,7 +430,7 @@ impl Model for Srpt {
         }
         self.q.pop_first().map(|(_, t)| (t, u64::MAX))
     }
-    fn preempt_target(&mut self, w: &mut World, t: usize) -> Option<usize> {
+    fn preempt_target(&mut self, w: &mut World, t: usize) -> Target {
         let kt = w.remaining_total(t);
         let mut worst: Option<(u64, usize)> = None;
         for c in 0..w.cpus.len() {
@@ -423,7 +441,10 @@ impl Model for Srpt {
                 }
             }
         }
-        worst.filter(|&(k, _)| kt < k).map(|(_, c)| c)
+        match worst {
+            Some((k, c)) if kt < k => Target::Preempt(c),
+            _ => Target::None,
+        }
     }
     fn has_queued(&self) -> bool {
         !self.q.is_empty()
@@ -437,8 +458,8 @@ struct Alps {
     m: AlpsModel,
     nr_ranks: u32,
     learner: Learner,
-    /// func id -> (rank, slice, expect), valid once learned.
-    policy: HashMap<u32, (u32, u64, u64)>,
+    /// func id -> (rank, slice, expect), Some once learned.
+    policy: Vec<Option<(u32, u64, u64)>>,
     levels: Vec<BTreeSet<(u64, usize)>>,
     guard_q: VecDeque<usize>,
     vtime_now: u64,
@@ -457,7 +478,7 @@ impl Alps {
             m,
             nr_ranks,
             learner: Learner::new(lc),
-            policy: HashMap::new(),
+            policy: Vec::new(),
             levels: (0..=nr_ranks).map(|_| BTreeSet::new()).collect(),
             guard_q: VecDeque::new(),
             vtime_now: 0,
@@ -470,9 +491,9 @@ impl Alps {
     /// Level of `t` (scx_alps's task_level).
     fn level_of(&self, w: &World, t: usize) -> (u32, bool) {
         let task = &w.tasks[t];
-        match self.policy.get(&task.func) {
+        match self.policy.get(task.func as usize).copied().flatten() {
             None => (policy::level(false, 0, self.m.neutral_rank, self.nr_ranks), false),
-            Some(&(rank, _, expect)) => {
+            Some((rank, _, expect)) => {
                 let base = rank.min(self.nr_ranks - 1);
                 let r = if self.m.demotion {
                     policy::demoted_rank(base, w.attained(t), expect, self.nr_ranks)
@@ -485,7 +506,12 @@ impl Alps {
     }
 
     fn slice_of(&self, w: &World, t: usize) -> u64 {
-        let learned = self.policy.get(&w.tasks[t].func).map_or(0, |p| p.1);
+        let learned = self
+            .policy
+            .get(w.tasks[t].func as usize)
+            .copied()
+            .flatten()
+            .map_or(0, |p| p.1);
         let lc = self.learner.config();
         policy::clamp_slice(learned, self.m.slice_dfl_ns, lc.slice_min_ns, lc.slice_max_ns)
     }
@@ -549,9 +575,9 @@ impl Model for Alps {
         prev.map(|p| (p, self.slice_of(w, p)))
     }
 
-    fn preempt_target(&mut self, w: &mut World, t: usize) -> Option<usize> {
+    fn preempt_target(&mut self, w: &mut World, t: usize) -> Target {
         if !self.m.wakeup_preemption {
-            return None;
+            return Target::None;
         }
         let level = w.tasks[t].level;
         let mut victim: Option<(u32, u64, usize)> = None;
@@ -569,9 +595,9 @@ impl Model for Alps {
                 victim = Some((cl, started, c));
             }
         }
-        let (vl, vs, c) = victim?;
+        let Some((vl, vs, c)) = victim else { return Target::None };
         if policy::should_preempt(level, vl, w.now - vs, self.m.min_quantum_ns) {
-            Some(c)
+            Target::Preempt(c)
         } else {
             // Deferred: the victim's tick will notice once its quantum is up.
             w.stats.throttled += 1;
@@ -580,7 +606,7 @@ impl Model for Alps {
             if cpu.recheck_at == 0 || at < cpu.recheck_at {
                 cpu.recheck_at = at;
             }
-            None
+            Target::Deferred(c)
         }
     }
 
@@ -616,7 +642,11 @@ impl Model for Alps {
         self.last_learn = w.now;
         let table = self.learner.update(util);
         for f in &table {
-            self.policy.insert(f.func_id, (f.rank, f.slice_ns, f.expect_ns));
+            let i = f.func_id as usize;
+            if self.policy.len() <= i {
+                self.policy.resize(i + 1, None);
+            }
+            self.policy[i] = Some((f.rank, f.slice_ns, f.expect_ns));
         }
         if !table.is_empty() {
             self.last_table = table;
@@ -775,11 +805,18 @@ impl<'p> Engine<'p> {
             }
             task.state = State::Running(c);
         }
+        let alone = !self.model.has_queued();
         let cpu = &mut self.w.cpus[c];
         cpu.task = Some(t);
         cpu.seg_start = seg_start;
         cpu.stint_start = seg_start;
-        cpu.slice_end = seg_start.saturating_add(slice);
+        cpu.slice = slice;
+        cpu.alone = alone;
+        cpu.slice_end = if alone {
+            u64::MAX
+        } else {
+            seg_start.saturating_add(slice)
+        };
         cpu.recheck_at = 0;
         cpu.epoch += 1;
         self.model.running(&mut self.w, c, t);
@@ -804,10 +841,13 @@ impl<'p> Engine<'p> {
             Some((t, slice)) if Some(t) == prev => {
                 // Keeps running: a new slice, same stint.
                 let now = self.w.now;
+                let alone = !self.model.has_queued();
                 let cpu = &mut self.w.cpus[c];
                 cpu.task = Some(t);
                 cpu.seg_start = now;
-                cpu.slice_end = now.saturating_add(slice);
+                cpu.slice = slice;
+                cpu.alone = alone;
+                cpu.slice_end = if alone { u64::MAX } else { now.saturating_add(slice) };
                 cpu.epoch += 1;
                 self.w.tasks[t].state = State::Running(c);
                 self.model.running(&mut self.w, c, t);
@@ -842,7 +882,23 @@ impl<'p> Engine<'p> {
     fn make_runnable(&mut self, t: usize, why: Why) {
         self.mark_queued(t);
         self.model.enqueue(&mut self.w, t, why);
+        self.end_alone();
         self.kick(t);
+    }
+
+    /// Something is queued: CPUs that ran without competition get a slice
+    /// from now on.
+    fn end_alone(&mut self) {
+        let now = self.w.now;
+        for c in 0..self.w.cpus.len() {
+            let cpu = &mut self.w.cpus[c];
+            if cpu.alone && cpu.task.is_some() {
+                cpu.alone = false;
+                cpu.slice_end = now.max(cpu.seg_start).saturating_add(cpu.slice);
+                cpu.epoch += 1;
+                self.arm(c);
+            }
+        }
     }
 
     fn kick(&mut self, t: usize) {
@@ -850,14 +906,13 @@ impl<'p> Engine<'p> {
             self.reschedule(c, None);
             return;
         }
-        if let Some(c) = self.model.preempt_target(&mut self.w, t) {
-            self.preempt(c);
-        }
-        for c in 0..self.w.cpus.len() {
-            if self.w.cpus[c].recheck_at > 0 {
+        match self.model.preempt_target(&mut self.w, t) {
+            Target::Preempt(c) => self.preempt(c),
+            Target::Deferred(c) => {
                 self.w.cpus[c].epoch += 1;
                 self.arm(c);
             }
+            Target::None => {}
         }
         self.arm_guard();
     }
