@@ -19,8 +19,8 @@
  * - dispatch: the guard DSQ first, then levels in order; the running task
  *   keeps the CPU while nothing better waits.
  * - starvation guard: every few ms the queues are scanned; tasks runnable
- *   for half of --starvation-ms move to the guard DSQ, served before every
- *   level, and a CPU is preempted for them.
+ *   for half of --starvation-ms move to the guard DSQ with a minimum slice,
+ *   are served before every level, and a CPU is preempted for them.
  * - the loader's own threads run from the guard DSQ: the learner must not be
  *   starved by the load it learns from.
  * - accounting: CPU, runnable wait, blocked time and switch counts per task;
@@ -81,6 +81,8 @@ struct task_ctx {
 	u32 func_id;
 	u32 level;		/* level at the last enqueue or stint */
 	u64 vruntime;		/* fair-share clock, neutral level only */
+	u64 age_key;		/* queue key on learned levels: invocation start, or
+				 * the start of the last guard-served stint */
 	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
 	u64 running_at;		/* start of the current stint on a CPU */
 	u64 sleep_at;		/* start of the current sleep, 0 if none */
@@ -290,15 +292,13 @@ static u64 task_slice(const struct task_ctx *tctx)
 /*
  * Queue key of a task at @level: on the neutral level its fair-share clock,
  * with sleeper credit bounded to one default slice; on learned levels the
- * invocation's start, so the oldest invocation of a level goes first.
+ * invocation's start, so the oldest invocation of a level goes first, until
+ * the guard served it: then the time of that service, so that under overload
+ * the guard rotates through the starving tasks instead of serving the oldest
+ * ones over and over.
  */
-static u64 queue_key(const struct task_struct *p, struct task_ctx *tctx, u32 level)
+static u64 queue_key(struct task_ctx *tctx, u32 level)
 {
-	u64 start = p->start_time;
-
-	/* Keep clang from merging the two loads below into one (the verifier
-	 * refuses an insn used with two pointer types). */
-	barrier_var(start);
 	if (level == neutral_rank) {
 		u64 floor = vtime_now > slice_dfl_ns ? vtime_now - slice_dfl_ns : 0;
 
@@ -306,7 +306,7 @@ static u64 queue_key(const struct task_struct *p, struct task_ctx *tctx, u32 lev
 			tctx->vruntime = floor;
 		return tctx->vruntime;
 	}
-	return start;
+	return tctx->age_key;
 }
 
 /*
@@ -384,6 +384,11 @@ static u32 guard_scan(s32 cpu, u64 now, bool move)
 				continue;
 			}
 			tctx->guarded = true;
+			/*
+			 * A short slice: under sustained overload many tasks
+			 * starve at once and each must run within the bound.
+			 */
+			scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice_min_ns);
 			if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, ALPS_DSQ_GUARD, 0)) {
 				struct alps_stats *st = lookup_stats();
 
@@ -475,7 +480,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	level = task_level(tctx, tctx->cpu_ns, &demoted);
 	tctx->level = level;
 	scx_bpf_dsq_insert_vtime(p, level_dsq(level), task_slice(tctx),
-				 queue_key(p, tctx, level), enq_flags);
+				 queue_key(tctx, level), enq_flags);
 	if (st) {
 		st->nr_enqueued[lvl_idx(level)]++;
 		if (demoted)
@@ -574,6 +579,8 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 	}
 	tctx->runnable_at = 0;
 	tctx->running_at = now;
+	if (tctx->guarded)
+		tctx->age_key = now;
 	if (!is_loader(p) && !is_pcpu_kthread(p))
 		tctx->level = task_level(tctx, tctx->cpu_ns, &demoted);
 	if (tctx->level == neutral_rank && tctx->vruntime > vtime_now)
@@ -685,6 +692,7 @@ s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
 	tctx->tag_gen = (u64)-1;
 	tctx->level = neutral_rank;
 	tctx->vruntime = vtime_now;
+	tctx->age_key = p->start_time;
 	return 0;
 }
 

@@ -198,6 +198,9 @@ struct Task {
     vruntime: u64,
     level: u32,
     key: u64,
+    /// Queue key on learned levels: the arrival, or the start of the last
+    /// guard-served stint (so the guard rotates through starving tasks).
+    age_key: u64,
     guarded: bool,
 }
 
@@ -543,7 +546,7 @@ impl Model for Alps {
             *v = (*v).max(floor);
             *v
         } else {
-            w.tasks[t].arrival
+            w.tasks[t].age_key
         };
         w.tasks[t].level = level;
         w.tasks[t].key = key;
@@ -556,8 +559,9 @@ impl Model for Alps {
             if let Some(p) = prev {
                 self.enqueue(w, p, Why::SliceEnd);
             }
+            // Guard-served stints get the minimum slice, as in BPF.
             w.tasks[t].guarded = true;
-            return Some((t, self.slice_of(w, t)));
+            return Some((t, self.learner.config().slice_min_ns));
         }
         for l in 0..self.levels.len() as u32 {
             if let Some(pl) = prev_level
@@ -690,6 +694,9 @@ impl Model for Alps {
 
 impl Alps {
     fn note_running(&mut self, w: &mut World, c: usize, t: usize) {
+        if w.tasks[t].guarded {
+            w.tasks[t].age_key = w.now;
+        }
         let task = &w.tasks[t];
         let level = if task.guarded { 0 } else { self.level_of(w, t).0 };
         w.cpus[c].level = level;
@@ -1102,6 +1109,7 @@ pub fn simulate(plan: &Plan, cfg: &SimConfig) -> Result<SimOutput> {
             vruntime: 0,
             level: 0,
             key: 0,
+            age_key: inv.arrival_ns,
             guarded: false,
         })
         .collect();
