@@ -15,6 +15,12 @@ fn print_cb(level: PrintLevel, msg: String) {
         log::debug!("{}", msg.trim_end());
         return;
     }
+    // libbpf-rs skeletons have no slot for a struct_ops link; libbpf says
+    // so on every attach although nothing is wrong.
+    if msg.contains("skeleton link is uninitialized") {
+        log::debug!("{}", msg.trim_end());
+        return;
+    }
     match level {
         PrintLevel::Warn => log::warn!("{}", msg.trim_end()),
         PrintLevel::Info => log::info!("{}", msg.trim_end()),

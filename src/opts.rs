@@ -318,6 +318,12 @@ impl Opts {
             .to_string()
         });
         let pattern = FuncPattern::new(&pattern_src)?;
+        if self.func_id == FuncIdSource::Cgroup && !self.cgroup_root.is_dir() {
+            bail!(
+                "--cgroup-root {} is not a directory: point it at the cgroup v2 mount (usually /sys/fs/cgroup)",
+                self.cgroup_root.display()
+            );
+        }
 
         let order = self
             .order
@@ -442,6 +448,7 @@ mod tests {
             (&["--func-pattern", "faas/("][..], "--func-pattern"),
             (&["--quantum-us", "0"][..], "--quantum-us"),
             (&["--tag-interval-ms", "1"][..], "--tag-interval-ms"),
+            (&["--cgroup-root", "/nonexistent/cgroup"][..], "--cgroup-root"),
         ] {
             let err = settings_err(args);
             assert!(err.contains(flag), "{args:?}: {err}");

@@ -6,7 +6,7 @@ bin="${ALPS_BIN:-$root/target/release}"
 out="${ALPS_VM_OUT:-/tmp/alps-vm-tests}"
 mkdir -p "$out"
 
-pass() { echo "PASS $*"; }
+pass() { echo "PASS $*"; PASSED=$((${PASSED:-0} + 1)); }
 fail() { echo "FAIL $*"; FAILED=$((${FAILED:-0} + 1)); }
 
 scx_state() { cat /sys/kernel/sched_ext/state 2>/dev/null || echo absent; }
