@@ -12,8 +12,8 @@
  *   fair (vtime, with bounded sleeper credit, as EEVDF/CFS would treat them).
  *   Inside a learned level the oldest invocation goes first (SRPT among
  *   invocations of similar size). One DSQ per level.
- * - enqueue: a task whose attained CPU exceeds its function's expectation is
- *   demoted (SRPT falls back to least-attained service when the prediction
+ * - enqueue: a task whose CPU since its last wake-up exceeds its function's
+ *   expectation is demoted (SRPT falls back to least-attained service when the prediction
  *   is wrong); a waking task whose level beats the worst running task kicks
  *   that CPU once the victim has had its minimum quantum (alps-io).
  * - dispatch: the guard DSQ first, then levels in order; the running task
@@ -81,12 +81,14 @@ struct task_ctx {
 	u32 func_id;
 	u32 level;		/* level at the last enqueue or stint */
 	u64 vruntime;		/* fair-share clock, neutral level only */
-	u64 age_key;		/* queue key on learned levels: invocation start, or
-				 * the start of the last guard-served stint */
+	u64 age_key;		/* queue key on learned levels: when the current
+				 * burst began (creation or wake-up), or the start
+				 * of the last guard-served stint */
 	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
 	u64 running_at;		/* start of the current stint on a CPU */
 	u64 sleep_at;		/* start of the current sleep, 0 if none */
 	u64 cpu_ns;
+	u64 burst_ns;		/* CPU since the task last woke from sleep */
 	u64 wait_ns;
 	u64 blocked_ns;
 	u64 nvcsw;
@@ -262,6 +264,21 @@ static u64 attained_ns(const struct task_ctx *tctx, u64 now)
 }
 
 /*
+ * CPU attained since the task last woke from sleep, including a stint in
+ * progress: what demotion compares with the expectation. A task that sleeps
+ * starts over, so a long-lived worker that serves one request per wake-up is
+ * judged per request, not by its lifetime.
+ */
+static u64 burst_ns(const struct task_ctx *tctx, u64 now)
+{
+	u64 cpu = tctx->burst_ns;
+
+	if (tctx->running_at && now > tctx->running_at)
+		cpu += now - tctx->running_at;
+	return cpu;
+}
+
+/*
  * Level of @tctx's task after @attained of CPU in this invocation; sets
  * *@demoted when its rank is below its function's learned rank.
  */
@@ -292,10 +309,13 @@ static u64 task_slice(const struct task_ctx *tctx)
 /*
  * Queue key of a task at @level: on the neutral level its fair-share clock,
  * with sleeper credit bounded to one default slice; on learned levels the
- * invocation's start, so the oldest invocation of a level goes first, until
- * the guard served it: then the time of that service, so that under overload
- * the guard rotates through the starving tasks instead of serving the oldest
- * ones over and over.
+ * start of its current burst (its creation, or its last wake-up), so that
+ * among invocations of a level the one that has waited for CPU longest goes
+ * first and keeps its place when preempted (FCFS within a rank, which is
+ * SRPT among equal sizes), while long-lived threads that sleep and wake do
+ * not starve behind older ones. After a guard-served stint the key is the
+ * time of that service, so that under overload the guard rotates through the
+ * starving tasks.
  */
 static u64 queue_key(struct task_ctx *tctx, u32 level)
 {
@@ -477,7 +497,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	level = task_level(tctx, tctx->cpu_ns, &demoted);
+	level = task_level(tctx, tctx->burst_ns, &demoted);
 	tctx->level = level;
 	scx_bpf_dsq_insert_vtime(p, level_dsq(level), task_slice(tctx),
 				 queue_key(tctx, level), enq_flags);
@@ -510,7 +530,7 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 		if (is_loader(prev) || is_pcpu_kthread(prev))
 			prev_level = 0;
 		else if (ptctx)
-			prev_level = task_level(ptctx, attained_ns(ptctx, now), &demoted);
+			prev_level = task_level(ptctx, burst_ns(ptctx, now), &demoted);
 		else
 			prev_level = neutral_rank;
 	}
@@ -553,6 +573,10 @@ void BPF_STRUCT_OPS(alps_runnable, struct task_struct *p, u64 enq_flags)
 		return;
 
 	refresh_func(p, tctx);
+	if (enq_flags & SCX_ENQ_WAKEUP) {
+		tctx->burst_ns = 0;
+		tctx->age_key = now;
+	}
 	if ((enq_flags & SCX_ENQ_WAKEUP) && tctx->sleep_at && now > tctx->sleep_at)
 		tctx->blocked_ns += now - tctx->sleep_at;
 	tctx->sleep_at = 0;
@@ -574,15 +598,18 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 		struct alps_stats *st = lookup_stats();
 
 		tctx->wait_ns += waited;
-		if (st && waited > st->max_wait_ns)
+		if (st && waited > st->max_wait_ns) {
 			st->max_wait_ns = waited;
+			st->max_wait_pid = p->pid;
+			bpf_probe_read_kernel(st->max_wait_comm, sizeof(st->max_wait_comm), p->comm);
+		}
 	}
 	tctx->runnable_at = 0;
 	tctx->running_at = now;
 	if (tctx->guarded)
 		tctx->age_key = now;
 	if (!is_loader(p) && !is_pcpu_kthread(p))
-		tctx->level = task_level(tctx, tctx->cpu_ns, &demoted);
+		tctx->level = task_level(tctx, tctx->burst_ns, &demoted);
 	if (tctx->level == neutral_rank && tctx->vruntime > vtime_now)
 		vtime_now = tctx->vruntime;
 
@@ -610,7 +637,7 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 
 	/* Demotion takes effect while running, not only at the next enqueue. */
 	if (!tctx->guarded) {
-		level = task_level(tctx, attained_ns(tctx, now), &demoted);
+		level = task_level(tctx, burst_ns(tctx, now), &demoted);
 		cs->level = level;
 	} else {
 		level = 0;
@@ -655,6 +682,7 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 	if (tctx->running_at && now > tctx->running_at)
 		delta = now - tctx->running_at;
 	tctx->cpu_ns += delta;
+	tctx->burst_ns += delta;
 	tctx->running_at = 0;
 	tctx->guarded = false;
 	if (tctx->level == neutral_rank)

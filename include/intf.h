@@ -95,6 +95,8 @@ struct alps_stats {
 	u64 nr_records;		/* invocation records sent */
 	u64 nr_rb_drops;	/* invocation records dropped: ring buffer full */
 	u64 max_wait_ns;	/* longest runnable wait seen by this CPU */
+	u64 max_wait_pid;	/* the task that waited that long */
+	char max_wait_comm[ALPS_COMM_LEN];
 };
 
 #endif /* __ALPS_INTF_H */

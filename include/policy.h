@@ -107,19 +107,21 @@ ALPS_INLINE bool alps_is_starving(u64 waited_ns, u64 threshold_ns)
 /*
  * Guard threshold for a user-facing bound @bound_ns on the runnable wait.
  * The guard scans the queues every alps_guard_interval(), moves tasks past
- * the threshold to the guard DSQ and preempts a CPU for them, so a task waits
- * at most threshold + interval + one tick: half the bound leaves the rest as
- * margin for several tasks starving at once.
+ * the threshold to the guard DSQ and preempts a CPU for them; each then runs
+ * for at least one tick. A task therefore waits at most threshold + interval
+ * + (starving tasks x tick / CPUs): a quarter of the bound for the threshold
+ * and a sixteenth for the interval leave 11/16 of it to drain the guard DSQ
+ * (about 340 tasks at once on 2 CPUs at HZ=250 for a 1 s bound).
  */
 ALPS_INLINE u64 alps_guard_threshold(u64 bound_ns)
 {
-	return bound_ns / 2;
+	return bound_ns / 4;
 }
 
 /* Period of the starvation guard's scan of the queues, for bound @bound_ns. */
 ALPS_INLINE u64 alps_guard_interval(u64 bound_ns)
 {
-	u64 iv = bound_ns / 8;
+	u64 iv = bound_ns / 16;
 
 	return iv < 1000000 ? 1000000 : iv;
 }

@@ -341,7 +341,11 @@ impl<'a> Scheduler<'a> {
             sum.nr_tick_preempts += s.nr_tick_preempts;
             sum.nr_records += s.nr_records;
             sum.nr_rb_drops += s.nr_rb_drops;
-            sum.max_wait_ns = sum.max_wait_ns.max(s.max_wait_ns);
+            if s.max_wait_ns > sum.max_wait_ns {
+                sum.max_wait_ns = s.max_wait_ns;
+                sum.max_wait_pid = s.max_wait_pid;
+                sum.max_wait_comm = s.max_wait_comm;
+            }
         }
         sum
     }
@@ -380,6 +384,11 @@ impl<'a> Scheduler<'a> {
             nr_guard: s.nr_guard_promotions.iter().sum(),
             nr_guard_dispatched: s.nr_guard_dispatched,
             max_wait_ms: s.max_wait_ns as f64 / 1e6,
+            max_wait_task: format!(
+                "{} ({})",
+                s.max_wait_pid,
+                comm_str(&s.max_wait_comm.iter().map(|&c| c as u8).collect::<Vec<u8>>())
+            ),
             learner_updates: cost.updates,
             learner_last_us: cost.last_ns as f64 / 1e3,
             learner_mean_us: cost.mean_ns as f64 / 1e3,

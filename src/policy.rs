@@ -126,16 +126,16 @@ mod tests {
     }
 
     #[test]
-    fn guard_scans_every_eighth_of_the_bound_but_not_faster_than_1ms() {
-        assert_eq!(guard_interval(1000 * MS), 125 * MS);
-        assert_eq!(guard_interval(4 * MS), MS);
+    fn guard_scans_every_sixteenth_of_the_bound_but_not_faster_than_1ms() {
+        assert_eq!(guard_interval(1000 * MS), 62_500_000);
+        assert_eq!(guard_interval(8 * MS), MS);
     }
 
     #[test]
-    fn guard_fires_at_half_the_bound_and_can_be_disabled() {
-        assert_eq!(guard_threshold(1000 * MS), 500 * MS);
-        assert!(!is_starving(499 * MS, guard_threshold(1000 * MS)));
-        assert!(is_starving(500 * MS, guard_threshold(1000 * MS)));
+    fn guard_fires_at_a_quarter_of_the_bound_and_can_be_disabled() {
+        assert_eq!(guard_threshold(1000 * MS), 250 * MS);
+        assert!(!is_starving(249 * MS, guard_threshold(1000 * MS)));
+        assert!(is_starving(250 * MS, guard_threshold(1000 * MS)));
         assert!(!is_starving(u64::MAX, 0));
     }
 

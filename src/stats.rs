@@ -98,6 +98,8 @@ pub struct Metrics {
     pub nr_guard_dispatched: u64,
     #[stat(desc = "Longest runnable wait seen since attach, ms")]
     pub max_wait_ms: f64,
+    #[stat(desc = "The task that waited longest: pid (comm)")]
+    pub max_wait_task: String,
     #[stat(desc = "Learner updates since start")]
     pub learner_updates: u64,
     #[stat(desc = "Cost of the last learner update (simulation + training), us")]
@@ -143,7 +145,7 @@ impl Metrics {
         writeln!(
             w,
             "[scx_alps {}] up {:.1}s | invocations {} ({:.1}/s) drops {} | direct {} kept {} demoted {} | \
-             preempt kicks {} throttled {} tick {} | guard {} (served {}) max wait {:.1}ms",
+             preempt kicks {} throttled {} tick {} | guard {} (served {}) max wait {:.1}ms by {}",
             self.policy,
             self.uptime_s,
             self.nr_records,
@@ -158,6 +160,7 @@ impl Metrics {
             self.nr_guard,
             self.nr_guard_dispatched,
             self.max_wait_ms,
+            self.max_wait_task,
         )?;
         writeln!(
             w,

@@ -189,6 +189,8 @@ struct Task {
     runnable_at: u64,
     sleep_at: u64,
     cpu: u64,
+    /// CPU since the last wake-up (what demotion looks at).
+    burst: u64,
     wait: u64,
     blocked: u64,
     nvcsw: u64,
@@ -198,8 +200,9 @@ struct Task {
     vruntime: u64,
     level: u32,
     key: u64,
-    /// Queue key on learned levels: the arrival, or the start of the last
-    /// guard-served stint (so the guard rotates through starving tasks).
+    /// Queue key on learned levels: when the current burst began (arrival
+    /// or wake-up), or the start of the last guard-served stint (so the guard
+    /// rotates through starving tasks), as in scx_alps's queue_key().
     age_key: u64,
     guarded: bool,
 }
@@ -250,12 +253,13 @@ impl World<'_> {
         &self.plan.invocations[t].phases
     }
 
-    /// CPU time `t` has had, including a segment in progress.
-    fn attained(&self, t: usize) -> u64 {
+    /// CPU time `t` has had since it last woke up, including a segment in
+    /// progress (scx_alps's burst_ns()).
+    fn burst(&self, t: usize) -> u64 {
         let task = &self.tasks[t];
         match task.state {
-            State::Running(c) => task.cpu + self.now.saturating_sub(self.cpus[c].seg_start),
-            _ => task.cpu,
+            State::Running(c) => task.burst + self.now.saturating_sub(self.cpus[c].seg_start),
+            _ => task.burst,
         }
     }
 
@@ -499,7 +503,7 @@ impl Alps {
             Some((rank, _, expect)) => {
                 let base = rank.min(self.nr_ranks - 1);
                 let r = if self.m.demotion {
-                    policy::demoted_rank(base, w.attained(t), expect, self.nr_ranks)
+                    policy::demoted_rank(base, w.burst(t), expect, self.nr_ranks)
                 } else {
                     base
                 };
@@ -782,6 +786,7 @@ impl<'p> Engine<'p> {
             task.rem = task.rem.saturating_sub(ran);
             task.remaining_total = task.remaining_total.saturating_sub(ran);
             task.cpu += ran;
+            task.burst += ran;
         }
         self.w.stats.busy_ns += ran;
         self.model.stopped(&mut self.w, t, ran);
@@ -1008,6 +1013,8 @@ impl<'p> Engine<'p> {
                 Ev::Wake(t) => {
                     let task = &mut self.w.tasks[t];
                     task.blocked += at - task.sleep_at;
+                    task.burst = 0;
+                    task.age_key = at;
                     let next = task.phase + 1;
                     task.phase = next;
                     match self.w.phases(t).get(next).copied() {
@@ -1101,6 +1108,7 @@ pub fn simulate(plan: &Plan, cfg: &SimConfig) -> Result<SimOutput> {
             runnable_at: 0,
             sleep_at: 0,
             cpu: 0,
+            burst: 0,
             wait: 0,
             blocked: 0,
             nvcsw: 0,

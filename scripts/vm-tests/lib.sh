@@ -27,7 +27,7 @@ wait_state() {
 # attaches within 60 s.
 start_alps() {
   local log="$1" stats="$2"; shift 2
-  "$bin/scx_alps" --stats 1 --json "$@" >"$stats" 2>"$log" &
+  "$bin/scx_alps" --stats 1 --json "$@" ${ALPS_EXTRA_FLAGS:-} >"$stats" 2>"$log" &
   ALPS_PID=$!
   if ! wait_state enabled 60; then
     echo "scx_alps did not attach; log:" >&2; tail -20 "$log" >&2
