@@ -290,6 +290,17 @@ fn describe(plan: &Plan) -> String {
     s
 }
 
+/// `out` if given, else `results/<stem>-<unix seconds>`.
+fn out_dir(out: &Option<PathBuf>, stem: &str) -> Result<PathBuf> {
+    if let Some(o) = out {
+        return Ok(o.clone());
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    Ok(PathBuf::from(format!("results/{stem}-{secs}")))
+}
+
 fn repo_root() -> Option<PathBuf> {
     if let Ok(r) = std::env::var("ALPS_ROOT") {
         return Some(PathBuf::from(r));
@@ -364,15 +375,7 @@ fn cmd_ab(a: AbArgs) -> Result<()> {
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
-    let out = match &a.out {
-        Some(o) => o.clone(),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs();
-            PathBuf::from(format!("results/{}-{secs}", a.trace.scenario))
-        }
-    };
+    let out = out_dir(&a.out, &a.trace.scenario.to_string())?;
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = out.canonicalize()?;
     let scx_alps = match &a.scx_alps {
@@ -618,15 +621,7 @@ fn cmd_sim(a: SimArgs) -> Result<()> {
     info!("{}", describe(&plan).trim_end());
     let alps = alps_model("alps", &a.alps_flags, a.cpus)?;
     let alps_io = alps_model("alps-io", &format!("{} {}", a.alps_flags, a.alps_io_flags), a.cpus)?;
-    let out = match &a.out {
-        Some(o) => o.clone(),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_secs();
-            PathBuf::from(format!("results/sim-{}-{}cpu-{secs}", a.trace.scenario, a.cpus))
-        }
-    };
+    let out = out_dir(&a.out, &format!("sim-{}-{}cpu", a.trace.scenario, a.cpus))?;
     let mut runs = Vec::new();
     for p in &a.policies {
         let cfg = SimConfig {

@@ -465,60 +465,16 @@ pub fn markdown(s: &Summary) -> String {
     o
 }
 
-/// One row of invocations.csv: the arm, the repetition and the result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CsvRow {
-    pub arm: String,
-    pub rep: usize,
-    pub idx: usize,
-    pub id: String,
-    pub func: String,
-    pub class: String,
-    pub kind: Kind,
-    pub arrival_ms: f64,
-    pub spawn_ms: f64,
-    pub fct_ms: f64,
-    pub end_ms: f64,
-    pub demand_ms: f64,
-    pub sleep_ms: f64,
-    pub cpu_ms: f64,
-    pub nvcsw: u64,
-    pub nivcsw: u64,
-    pub ok: bool,
-}
-
-impl CsvRow {
-    /// The row of result `r` of arm `arm`, repetition `rep`.
-    pub fn new(arm: &str, rep: usize, r: &InvocationResult) -> Self {
-        Self {
-            arm: arm.to_string(),
-            rep,
-            idx: r.idx,
-            id: r.id.clone(),
-            func: r.func.clone(),
-            class: r.class.clone(),
-            kind: r.kind,
-            arrival_ms: r.arrival_ms,
-            spawn_ms: r.spawn_ms,
-            fct_ms: r.fct_ms,
-            end_ms: r.end_ms,
-            demand_ms: r.demand_ms,
-            sleep_ms: r.sleep_ms,
-            cpu_ms: r.cpu_ms,
-            nvcsw: r.nvcsw,
-            nivcsw: r.nivcsw,
-            ok: r.ok,
-        }
-    }
-}
-
 /// Writes invocations.csv, summary.json, report.md and the plots into `dir`.
 pub fn write_outputs(dir: &Path, runs: &[ArmRun], summary: &Summary) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut w = csv::Writer::from_path(dir.join("invocations.csv"))?;
     for run in runs {
         for r in &run.results {
-            w.serialize(CsvRow::new(&run.arm, run.rep, r))?;
+            let mut row = r.clone();
+            row.arm.clone_from(&run.arm);
+            row.rep = run.rep;
+            w.serialize(row)?;
         }
     }
     w.flush()?;
@@ -531,7 +487,7 @@ pub fn write_outputs(dir: &Path, runs: &[ArmRun], summary: &Summary) -> Result<(
 }
 
 /// Reads invocations.csv back.
-pub fn read_csv(path: &Path) -> Result<Vec<CsvRow>> {
+pub fn read_csv(path: &Path) -> Result<Vec<InvocationResult>> {
     let mut r = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     r.deserialize().map(|x| x.map_err(anyhow::Error::from)).collect()
 }
@@ -542,6 +498,8 @@ mod tests {
 
     fn res(idx: usize, class: &str, kind: Kind, fct: f64, end: f64) -> InvocationResult {
         InvocationResult {
+            arm: String::new(),
+            rep: 0,
             idx,
             id: idx.to_string(),
             func: format!("f{class}"),
@@ -666,7 +624,9 @@ mod tests {
         let rows = read_csv(&dir.join("invocations.csv")).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].fct_ms, 200.0);
-        assert_eq!(rows[1], CsvRow::new("eevdf", 0, &s_results[1]));
+        let mut want = s_results[1].clone();
+        want.arm = "eevdf".into();
+        assert_eq!(rows[1], want);
         let back: Summary = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
         assert_eq!(back.arms[0].overall.count, 2);
         for f in ["report.md", "cdf_mixed.svg", "throughput.svg"] {

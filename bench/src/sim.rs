@@ -1181,24 +1181,16 @@ pub fn simulate(plan: &Plan, cfg: &SimConfig) -> Result<SimOutput> {
         .iter()
         .zip(&e.w.tasks)
         .map(|(inv, t)| {
-            let ok = t.state == State::Done;
-            InvocationResult {
-                idx: inv.idx,
-                id: inv.id.clone(),
-                func: inv.func.clone(),
-                class: inv.class.clone(),
-                kind: inv.kind,
-                arrival_ms: ms(inv.arrival_ns),
-                spawn_ms: 0.0,
-                fct_ms: if ok { ms(t.end - inv.arrival_ns) } else { f64::NAN },
-                end_ms: if ok { ms(t.end) } else { f64::NAN },
-                demand_ms: ms(inv.cpu_ns()),
-                sleep_ms: ms(inv.sleep_ns()),
-                cpu_ms: ms(t.cpu),
-                nvcsw: t.nvcsw,
-                nivcsw: t.nivcsw,
-                ok,
+            let mut r = InvocationResult::planned(inv);
+            r.ok = t.state == State::Done;
+            if r.ok {
+                r.fct_ms = ms(t.end - inv.arrival_ns);
+                r.end_ms = ms(t.end);
             }
+            r.cpu_ms = ms(t.cpu);
+            r.nvcsw = t.nvcsw;
+            r.nivcsw = t.nivcsw;
+            r
         })
         .collect();
     let mut stats = e.w.stats.clone();
@@ -1485,7 +1477,7 @@ mod tests {
     }
 
     #[test]
-    fn mm1_fifo_and_srpt_match_queueing_theory() {
+    fn mm1_fifo_ps_and_srpt_match_queueing_theory() {
         // rho = 0.7: mean size 10 ms, 0.07 arrivals per ms.
         let (lambda, mean) = (0.07, 10.0);
         let exp = Exp::new(1.0 / mean).unwrap();
@@ -1495,6 +1487,16 @@ mod tests {
         assert!(
             (fifo - fcfs_theory).abs() / fcfs_theory < 0.05,
             "FIFO {fifo} vs {fcfs_theory}"
+        );
+        // Processor sharing (the fair model with a slice far below the mean
+        // size) has the same mean in M/M/1.
+        let mut fair = cfg(SimPolicy::Eevdf, 1);
+        fair.fair_slice_ns = 250_000;
+        fair.fair_min_gran_ns = 0;
+        let ps = mean_fct(&simulate(&p, &fair).unwrap());
+        assert!(
+            (ps - fcfs_theory).abs() / fcfs_theory < 0.05,
+            "PS {ps} vs {fcfs_theory}"
         );
         let srpt = mean_fct(&simulate(&p, &cfg(SimPolicy::Srpt, 1)).unwrap());
         let srpt_theory = srpt_mm1(lambda, 1.0 / mean);

@@ -57,6 +57,13 @@ rc=$?
 ALPS_PID=$!
 if wait_state enabled 60; then
   sleep 1
+  # A second scheduler is refused while this one runs, and changes nothing.
+  err=$("$bin/scx_alps" 2>&1 >/dev/null); rc=$?
+  if [ "$rc" = 3 ] && grep -q "already running" <<<"$err" && [[ "$(scx_ops)" == alps* ]]; then
+    pass "second instance: exit 3, '$(head -c 90 <<<"$err")...', the first still attached"
+  else
+    fail "second instance: exit $rc, '$err'"
+  fi
   timeout 5 "$bin/scx_alps" --monitor 1 --json >"$out/monitor.jsonl" 2>"$out/monitor.log"
   timeout 4 "$bin/scx_alps" --monitor 1 >"$out/monitor.txt" 2>>"$out/monitor.log"
   stop_alps
