@@ -25,7 +25,7 @@ pub const DEFAULT_MIN_QUANTUM_US: u64 = 2000;
 
 /// Default `--io-penalty` of `--policy alps-io` (README, "Choosing the
 /// alps-io defaults").
-pub const DEFAULT_IO_PENALTY: f64 = 0.2;
+pub const DEFAULT_IO_PENALTY: f64 = 0.1;
 
 /// How a task is mapped to its function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -105,7 +105,7 @@ pub struct Opts {
     pub theta: f64,
 
     /// alps-io only: weight (0..=1) of a function's blocked-time fraction in
-    /// its rank; 1 orders I/O-bound functions by wall-clock length [default: 0.2].
+    /// its rank; 1 orders I/O-bound functions by wall-clock length [default: 0.1].
     #[arg(long)]
     pub io_penalty: Option<f64>,
 
