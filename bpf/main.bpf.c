@@ -710,6 +710,7 @@ void BPF_STRUCT_OPS(alps_quiescent, struct task_struct *p, u64 deq_flags)
 s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
 		   struct scx_init_task_args *args)
 {
+	struct alps_stats *st;
 	struct task_ctx *tctx;
 
 	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0,
@@ -721,7 +722,24 @@ s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
 	tctx->level = neutral_rank;
 	tctx->vruntime = vtime_now;
 	tctx->age_key = p->start_time;
+	st = lookup_stats();
+	if (st)
+		__sync_fetch_and_add(&st->nr_task_inits, 1);
 	return 0;
+}
+
+/*
+ * The task leaves scx_alps (it exits, or the scheduler unloads). Its
+ * task_ctx goes with the task; counting both ends lets user space check that
+ * per-task state returns to its baseline after a process storm.
+ */
+void BPF_STRUCT_OPS(alps_exit_task, struct task_struct *p,
+		    struct scx_exit_task_args *args)
+{
+	struct alps_stats *st = lookup_stats();
+
+	if (st)
+		__sync_fetch_and_add(&st->nr_task_exits, 1);
 }
 
 /* ---------------------------------------------------------------------------
@@ -834,6 +852,7 @@ SCX_OPS_DEFINE(alps_ops,
 	       .stopping	= (void *)alps_stopping,
 	       .quiescent	= (void *)alps_quiescent,
 	       .init_task	= (void *)alps_init_task,
+	       .exit_task	= (void *)alps_exit_task,
 	       .init		= (void *)alps_init,
 	       .exit		= (void *)alps_exit,
 	       .timeout_ms	= 5000,

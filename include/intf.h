@@ -94,6 +94,8 @@ struct alps_stats {
 	u64 nr_tick_preempts;	/* running tasks cut short at a tick (better rank or guard) */
 	u64 nr_records;		/* invocation records sent */
 	u64 nr_rb_drops;	/* invocation records dropped: ring buffer full */
+	u64 nr_task_inits;	/* tasks given a task_ctx (init_task) */
+	u64 nr_task_exits;	/* tasks that left scx_alps (exit_task) */
 	u64 max_wait_ns;	/* longest runnable wait seen by this CPU */
 	u64 max_wait_pid;	/* the task that waited that long */
 	char max_wait_comm[ALPS_COMM_LEN];

@@ -99,7 +99,8 @@ impl<'a> Scheduler<'a> {
         skel.maps
             .events
             .set_max_entries(opts.ringbuf_kb * 1024)
-            .context("cannot size the invocation ring buffer")?;
+            .context("cannot size the invocation ring buffer")
+            .map_err(load_err)?;
 
         let mut skel = scx_ops_load!(skel, alps_ops, uei).map_err(|e| {
             let why = match libbpf_log::verifier_reason(12) {
@@ -341,6 +342,8 @@ impl<'a> Scheduler<'a> {
             sum.nr_tick_preempts += s.nr_tick_preempts;
             sum.nr_records += s.nr_records;
             sum.nr_rb_drops += s.nr_rb_drops;
+            sum.nr_task_inits += s.nr_task_inits;
+            sum.nr_task_exits += s.nr_task_exits;
             if s.max_wait_ns > sum.max_wait_ns {
                 sum.max_wait_ns = s.max_wait_ns;
                 sum.max_wait_pid = s.max_wait_pid;
@@ -397,6 +400,7 @@ impl<'a> Scheduler<'a> {
             window_len: self.learner.window().len() as u64,
             nr_functions: self.registry.len() as u64,
             nr_cgroups: self.skel.maps.cgrp_func.keys().count() as u64,
+            nr_tasks: s.nr_task_inits.saturating_sub(s.nr_task_exits),
             levels: (0..=nr_ranks)
                 .map(|l| {
                     let i = l as usize;

@@ -116,6 +116,8 @@ pub struct Metrics {
     pub nr_functions: u64,
     #[stat(desc = "Cgroups mapped to functions")]
     pub nr_cgroups: u64,
+    #[stat(desc = "Tasks holding a task_ctx: init_task minus exit_task calls")]
+    pub nr_tasks: u64,
     #[stat(desc = "Per-level counters")]
     pub levels: Vec<LevelMetrics>,
     #[stat(desc = "Learned policy table, by rank")]
@@ -164,7 +166,8 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  learner: {} updates, last {:.0}us mean {:.0}us max {:.0}us, push {:.0}us | window {} | functions {} cgroups {}",
+            "  learner: {} updates, last {:.0}us mean {:.0}us max {:.0}us, push {:.0}us | window {} | functions {} cgroups {} \
+             tasks {}",
             self.learner_updates,
             self.learner_last_us,
             self.learner_mean_us,
@@ -173,6 +176,7 @@ impl Metrics {
             self.window_len,
             self.nr_functions,
             self.nr_cgroups,
+            self.nr_tasks,
         )?;
         writeln!(
             w,
