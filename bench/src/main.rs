@@ -14,6 +14,7 @@ use alps_bench::workload::{self, Plan, PlanConfig, STUDY_CPUS, Scenario};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use log::info;
+use scx_alps::learner::PolicyKind;
 use scx_alps::preflight::{ScxState, kernel_release, scx_state};
 
 #[derive(Parser)]
@@ -523,12 +524,23 @@ fn cmd_verify(v: VerifyArgs) -> Result<()> {
             continue;
         };
         let mine: Vec<_> = rows.iter().filter(|r| &r.arm == arm).collect();
-        let expected = summary.meta.invocations * a.reps;
-        if mine.len() != expected {
+        // Every planned repetition must be there, each with the whole plan:
+        // count against the run's metadata, not against what the data holds.
+        if a.reps != summary.meta.repeats {
             problems.push(format!(
-                "arm {arm}: {} rows in invocations.csv, expected {expected}",
-                mine.len()
+                "arm {arm}: {} repetitions in summary.json, the run planned {}",
+                a.reps, summary.meta.repeats
             ));
+        }
+        for rep in 0..summary.meta.repeats {
+            let n = mine.iter().filter(|r| r.rep == rep).count();
+            if n != summary.meta.invocations {
+                problems.push(format!(
+                    "arm {arm} repetition {}: {n} rows in invocations.csv, expected {}",
+                    rep + 1,
+                    summary.meta.invocations
+                ));
+            }
         }
         let failed = mine.iter().filter(|r| !r.ok || !r.fct_ms.is_finite()).count();
         if failed > 0 {
@@ -543,9 +555,11 @@ fn cmd_verify(v: VerifyArgs) -> Result<()> {
             problems.push(format!("{f} missing or empty"));
         }
     }
-    let cdf = format!("cdf_{}.png", summary.meta.scenario);
-    if !v.dir.join(&cdf).is_file() {
-        problems.push(format!("{cdf} missing"));
+    for ext in ["png", "svg"] {
+        let cdf = format!("cdf_{}.{ext}", summary.meta.scenario);
+        if std::fs::metadata(v.dir.join(&cdf)).map_or(true, |m| m.len() == 0) {
+            problems.push(format!("{cdf} missing or empty"));
+        }
     }
     if problems.is_empty() {
         println!(
@@ -561,36 +575,14 @@ fn cmd_verify(v: VerifyArgs) -> Result<()> {
 
 /// The scx_alps model of `policy` for the simulator, from scx_alps's own
 /// command line (`flags`), so defaults and validation are scx_alps's.
-fn alps_model(policy: &str, flags: &str, cpus: usize) -> Result<sim::AlpsModel> {
-    let args = ["scx_alps", "--policy", policy]
-        .into_iter()
-        .chain(flags.split_whitespace());
-    let opts = scx_alps::opts::Opts::try_parse_from(args).map_err(|e| anyhow::anyhow!("scx_alps flags: {e}"))?;
-    let s = opts
-        .settings(cpus)
-        .with_context(|| format!("scx_alps flags for --policy {policy}"))?;
-    Ok(sim::AlpsModel {
-        learner: s.learner.clone(),
-        neutral_rank: s.neutral_rank,
-        slice_dfl_ns: s.slice_dfl_ns,
-        min_quantum_ns: s.min_quantum_ns,
-        starvation_ns: s.starvation_ns,
-        learn_interval_ns: s.learn_interval_ms * 1_000_000,
-        demotion: !opts.no_demotion,
-        wakeup_preemption: !opts.no_wakeup_preemption,
-    })
-}
-
 fn sim_stats_json(out: &sim::SimOutput) -> serde_json::Value {
     let st = &out.stats;
     serde_json::json!({
         "nr_records": out.results.iter().filter(|r| r.ok).count(),
         "nr_preempt_kicks": st.preemptions,
         "nr_throttled": st.throttled,
-        "nr_tick_preempts": 0,
         "nr_guard": st.guard_promotions,
         "nr_demotions": st.demotions,
-        "nr_rb_drops": 0,
         "max_wait_ms": st.max_wait_ns as f64 / 1e6,
         "learner_updates": st.learner_updates,
         "learner_mean_us": st.learner_mean_ns as f64 / 1e3,
@@ -619,8 +611,12 @@ fn cmd_sim(a: SimArgs) -> Result<()> {
     }
     let plan = build_plan(&a.trace, a.cpus)?.tiled(a.tile);
     info!("{}", describe(&plan).trim_end());
-    let alps = alps_model("alps", &a.alps_flags, a.cpus)?;
-    let alps_io = alps_model("alps-io", &format!("{} {}", a.alps_flags, a.alps_io_flags), a.cpus)?;
+    let alps = sim::AlpsModel::from_flags(PolicyKind::Alps, &a.alps_flags, a.cpus)?;
+    let alps_io = sim::AlpsModel::from_flags(
+        PolicyKind::AlpsIo,
+        &format!("{} {}", a.alps_flags, a.alps_io_flags),
+        a.cpus,
+    )?;
     let out = out_dir(&a.out, &format!("sim-{}-{}cpu", a.trace.scenario, a.cpus))?;
     let mut runs = Vec::new();
     for p in &a.policies {
@@ -711,11 +707,15 @@ fn cmd_sim_speed(a: SimSpeedArgs) -> Result<()> {
     println!("| policy | wall s | invocations/s | events/s | completed |");
     println!("|---|---:|---:|---:|---:|");
     for p in &a.policies {
-        let kind = if *p == SimPolicy::AlpsIo { "alps-io" } else { "alps" };
+        let kind = if *p == SimPolicy::AlpsIo {
+            PolicyKind::AlpsIo
+        } else {
+            PolicyKind::Alps
+        };
         let cfg = SimConfig {
             cpus: a.cpus,
             policy: *p,
-            alps: alps_model(kind, "", a.cpus)?,
+            alps: sim::AlpsModel::from_flags(kind, "", a.cpus)?,
             ..SimConfig::default()
         };
         let t0 = Instant::now();

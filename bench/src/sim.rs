@@ -23,7 +23,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
 use scx_alps::learner::{FuncPolicy, Invocation as LearnInv, Learner, LearnerConfig, PolicyKind};
 use scx_alps::policy;
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,9 @@ impl SimPolicy {
     }
 }
 
-/// Parameters of the scx_alps model (defaults: scx_alps's own).
+/// Parameters of the scx_alps model. [`AlpsModel::from_flags`] builds it
+/// through scx_alps's own flag parsing, so a model and a real run with the
+/// same flags agree; `Default` is `scx_alps --policy alps` on 16 CPUs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlpsModel {
     /// Learner parameters (its kind is set from the policy).
@@ -83,18 +86,38 @@ pub struct AlpsModel {
     pub wakeup_preemption: bool,
 }
 
+impl AlpsModel {
+    /// The model of `scx_alps --policy <kind> <flags>` on `cpus` CPUs, with
+    /// the loader's own parsing, validation and defaults (e.g. alps-io's
+    /// `--io-penalty` 0.1, demand order and 2 ms minimum quantum).
+    ///
+    /// `flags` is split on whitespace. Errors: whatever scx_alps would
+    /// reject, with its message (unknown flag, value out of range).
+    pub fn from_flags(kind: PolicyKind, flags: &str, cpus: usize) -> Result<Self> {
+        let policy = kind.to_string();
+        let args = ["scx_alps", "--policy", policy.as_str()]
+            .into_iter()
+            .chain(flags.split_whitespace());
+        let opts = scx_alps::opts::Opts::try_parse_from(args).map_err(|e| anyhow!("scx_alps flags: {e}"))?;
+        let s = opts
+            .settings(cpus)
+            .with_context(|| format!("scx_alps flags for --policy {policy}"))?;
+        Ok(Self {
+            learner: s.learner.clone(),
+            neutral_rank: s.neutral_rank,
+            slice_dfl_ns: s.slice_dfl_ns,
+            min_quantum_ns: s.min_quantum_ns,
+            starvation_ns: s.starvation_ns,
+            learn_interval_ns: s.learn_interval_ms * MS,
+            demotion: !opts.no_demotion,
+            wakeup_preemption: !opts.no_wakeup_preemption,
+        })
+    }
+}
+
 impl Default for AlpsModel {
     fn default() -> Self {
-        Self {
-            learner: LearnerConfig::default(),
-            neutral_rank: 4,
-            slice_dfl_ns: 8 * MS,
-            min_quantum_ns: scx_alps::opts::DEFAULT_MIN_QUANTUM_US * 1000,
-            starvation_ns: 1000 * MS,
-            learn_interval_ns: 10_000 * MS,
-            demotion: true,
-            wakeup_preemption: true,
-        }
+        Self::from_flags(PolicyKind::Alps, "", 16).expect("scx_alps's default flags are valid")
     }
 }
 
@@ -1264,13 +1287,39 @@ mod tests {
         vec![Phase::Cpu { ns: ms * MS }]
     }
 
+    /// The simulator at `cpus` CPUs with scx_alps's CLI defaults for
+    /// `policy` (alps-io gets its own penalty, order and minimum quantum).
     fn cfg(policy: SimPolicy, cpus: usize) -> SimConfig {
+        let kind = if policy == SimPolicy::AlpsIo {
+            PolicyKind::AlpsIo
+        } else {
+            PolicyKind::Alps
+        };
         SimConfig {
             cpus,
             policy,
             cs_cost_ns: 0,
+            alps: AlpsModel::from_flags(kind, "", cpus).unwrap(),
             ..SimConfig::default()
         }
+    }
+
+    #[test]
+    fn models_follow_the_cli_defaults() {
+        let io = AlpsModel::from_flags(PolicyKind::AlpsIo, "", 2).unwrap();
+        assert_eq!(io.learner.io_penalty, scx_alps::opts::DEFAULT_IO_PENALTY);
+        assert_eq!(io.learner.order, scx_alps::learner::OrderKey::Demand);
+        assert_eq!(io.min_quantum_ns, scx_alps::opts::DEFAULT_MIN_QUANTUM_US * 1000);
+        assert_eq!(io.learner.nr_cpus, 2);
+        let plain = AlpsModel::default();
+        assert_eq!(plain.learner.io_penalty, 0.0);
+        assert_eq!(plain.min_quantum_ns, 0);
+        assert_eq!(plain.learn_interval_ns, 10_000 * MS);
+        let tuned = AlpsModel::from_flags(PolicyKind::Alps, "--learn-interval-ms 500 --no-demotion", 4).unwrap();
+        assert_eq!(tuned.learn_interval_ns, 500 * MS);
+        assert!(!tuned.demotion);
+        let err = AlpsModel::from_flags(PolicyKind::Alps, "--io-penalty 0.5", 4).unwrap_err();
+        assert!(format!("{err:#}").contains("io-penalty"), "{err:#}");
     }
 
     fn fcts(out: &SimOutput) -> Vec<f64> {
