@@ -115,7 +115,7 @@ pub struct Opts {
     pub min_quantum_us: Option<u64>,
 
     /// Bound on any task's runnable wait, ms; the starvation guard serves a
-    /// task at half of it. Must stay below the 5 s sched_ext watchdog.
+    /// task once it has waited a quarter of it. Must stay below the 5 s sched_ext watchdog.
     #[arg(long, default_value_t = 1000)]
     pub starvation_ms: u64,
 
@@ -166,7 +166,8 @@ pub struct Opts {
     #[arg(long)]
     pub help_stats: bool,
 
-    /// Size of the kernel's debug dump on error exits (0 = default).
+    /// Size of the kernel's debug dump on error exits, bytes (0 = the
+    /// kernel's default).
     #[arg(long, default_value_t = 0)]
     pub exit_dump_len: u32,
 

@@ -90,8 +90,20 @@ mod tests {
 
     #[test]
     fn sampler_reads_the_host() {
+        // The host's /proc/stat parses (the sampler's fallback of 0 would
+        // hide a parser that no longer understands it) ...
+        let text = std::fs::read_to_string("/proc/stat").unwrap();
+        let t = parse_proc_stat(&text).expect("this host's /proc/stat parses");
+        assert!(t.total > 0 && t.busy <= t.total, "{t:?}");
+        // ... and a busy thread shows as utilisation between two samples.
         let mut u = CpuUtil::new();
-        let first = u.sample();
-        assert!((0.0..=100.0).contains(&first));
+        u.sample();
+        let t0 = std::time::Instant::now();
+        let mut x = 0u64;
+        while t0.elapsed() < std::time::Duration::from_millis(200) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let pct = u.sample();
+        assert!(pct > 0.0 && pct <= 100.0, "{pct}");
     }
 }

@@ -125,17 +125,9 @@ pub struct Summary {
     pub arms: Vec<ArmSummary>,
 }
 
-/// Exact percentile `q` (0..=1) of `sorted` values by the nearest-rank rule.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// Percentile `q` of FCTs in ms through an HDR histogram (3 significant
-/// digits, us resolution, up to 10 hours).
+/// Percentile `q` (a fraction, 0..=1: 0.99 is P99) of FCTs in ms through an
+/// HDR histogram (3 significant digits, us resolution, up to 10 hours).
+/// NaN for no values.
 pub fn hdr_percentile(values_ms: &[f64], q: f64) -> f64 {
     let Ok(mut h) = Histogram::<u64>::new_with_bounds(1, 36_000_000_000, 3) else {
         return f64::NAN;
@@ -516,6 +508,16 @@ mod tests {
             nivcsw: 4,
             ok: true,
         }
+    }
+
+    /// Exact percentile `q` (0..=1) of `sorted` values by the nearest-rank
+    /// rule: the oracle for [`hdr_percentile`].
+    fn percentile(sorted: &[f64], q: f64) -> f64 {
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
     }
 
     #[test]

@@ -26,7 +26,14 @@ pub enum Work {
     /// `fib(n)`.
     Fib(u32),
     /// A named function of the ALPS trace with its argument.
-    Named { func: String, arg: f64 },
+    Named {
+        /// Function name as the trace spells it (e.g. `floatOperation`).
+        func: String,
+        /// Its argument; the unit is the function's (a loop count for
+        /// floatOperation, a graph size for graphBfs: see the README's
+        /// function models for what each costs in CPU ms).
+        arg: f64,
+    },
     /// A duration in ms (Azure traces).
     DurationMs(f64),
 }

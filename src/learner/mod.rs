@@ -9,9 +9,10 @@
 //! 2. per function, the mean `mu` and standard deviation `sigma` of the
 //!    simulated stints (ALPS keeps every stint but the completing one of a
 //!    job that was preempted);
-//! 3. the task-ordering policy sorts functions by `mu` and spreads them over
-//!    the ranks; the I/O-aware variant first inflates `mu` of functions that
-//!    mostly sleep (see [`train`]);
+//! 3. the task-ordering policy sorts functions by a size key and spreads them
+//!    over the ranks: `mu` (ALPS, `--order stint`) or the mean CPU per
+//!    invocation (`--order demand`, alps-io's default); the I/O-aware variant
+//!    then inflates the key of functions that mostly sleep (see [`train`]);
 //! 4. the time-slice policy gives each function `min(alpha*mu, 200 ms) -
 //!    beta*sigma`, non-increasing along the order, smoothed against the
 //!    previous slice and scaled down above `theta` % CPU utilisation.
