@@ -79,7 +79,15 @@ else
 fi
 
 # 4. scx_loader's sandbox: cgroupfs read-only, no W+X memory, no RT.
-"$bin/alps-bench" sandbox -- chrt -f 1 true 2>/dev/null && fail "sandbox: real-time priority was still allowed" || true
+# The sandbox must run a plain command and refuse a real-time one.
+rt_refused=no
+if ! "$bin/alps-bench" sandbox -- true 2>"$out/sandbox-rt.log"; then
+  fail "sandbox: cannot run a plain command; $(tail -2 "$out/sandbox-rt.log")"
+elif "$bin/alps-bench" sandbox -- chrt -f 1 true 2>>"$out/sandbox-rt.log"; then
+  fail "sandbox: real-time priority was still allowed"
+else
+  rt_refused=yes
+fi
 mkdir -p /sys/fs/cgroup/faas/sandboxed
 "$bin/alps-bench" sandbox -- "$bin/scx_alps" --stats 1 --json --learn-interval-ms 500 >"$out/sandbox.jsonl" 2>"$out/sandbox.log" &
 ALPS_PID=$!
@@ -88,7 +96,8 @@ if wait_state enabled 60; then
   sleep 2
   recs=$(last_stats "$out/sandbox.jsonl" | jq .nr_records)
   stop_alps
-  if [ "$STOP_RC" = 0 ] && [ "${recs:-0}" -ge 8 ] && grep -q "sandbox: cgroupfs read-only" "$out/sandbox.log"; then
+  if [ "$STOP_RC" = 0 ] && [ "${recs:-0}" -ge 8 ] && [ "$rt_refused" = yes ] \
+     && grep -q "sandbox: cgroupfs read-only" "$out/sandbox.log"; then
     pass "sandbox: scx_alps ran and learned ($recs records) with cgroupfs read-only, W+X memory refused, RT refused"
   else
     fail "sandbox: exit $STOP_RC, $recs records; $(tail -3 "$out/sandbox.log")"
