@@ -305,6 +305,26 @@ fn fmt_pct(v: Option<f64>) -> String {
     v.map_or("".into(), |p| format!("{p:+.1}%"))
 }
 
+/// The cells both FCT tables share: n (and failures), mean, P50, P99, max,
+/// and the deltas of mean and P99 against the baseline.
+fn fct_cells(c: &ClassStats) -> String {
+    let failed = if c.failed > 0 {
+        format!(" ({} failed)", c.failed)
+    } else {
+        String::new()
+    };
+    format!(
+        "{}{failed} | {} | {} | {} | {} | {} | {}",
+        c.count,
+        fmt_ms(c.mean_ms),
+        fmt_ms(c.p50_ms),
+        fmt_ms(c.p99_ms),
+        fmt_ms(c.max_ms),
+        fmt_pct(c.delta_mean_pct),
+        fmt_pct(c.delta_p99_pct)
+    )
+}
+
 /// The Markdown report: parameters, per-class table, overall table,
 /// throughput and scheduler notes.
 pub fn markdown(s: &Summary) -> String {
@@ -330,22 +350,11 @@ pub fn markdown(s: &Summary) -> String {
         for a in &s.arms {
             if let Some(c) = a.classes.iter().find(|c| &c.class == class) {
                 o += &format!(
-                    "| {} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {}–{} | {:.2} | {:.1}/{:.1} |\n",
+                    "| {} | {} | {} | {} | {}–{} | {:.2} | {:.1}/{:.1} |\n",
                     c.class,
                     c.kind,
                     a.arm,
-                    c.count,
-                    if c.failed > 0 {
-                        format!(" ({} failed)", c.failed)
-                    } else {
-                        String::new()
-                    },
-                    fmt_ms(c.mean_ms),
-                    fmt_ms(c.p50_ms),
-                    fmt_ms(c.p99_ms),
-                    fmt_ms(c.max_ms),
-                    fmt_pct(c.delta_mean_pct),
-                    fmt_pct(c.delta_p99_pct),
+                    fct_cells(c),
                     fmt_ms(c.rep_mean_range_ms.0),
                     fmt_ms(c.rep_mean_range_ms.1),
                     c.mean_slowdown,
@@ -361,20 +370,9 @@ pub fn markdown(s: &Summary) -> String {
     for a in &s.arms {
         let c = &a.overall;
         o += &format!(
-            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {} |\n",
+            "| {} | {} | {:.1} | {:.2} | {} |\n",
             a.arm,
-            c.count,
-            if c.failed > 0 {
-                format!(" ({} failed)", c.failed)
-            } else {
-                String::new()
-            },
-            fmt_ms(c.mean_ms),
-            fmt_ms(c.p50_ms),
-            fmt_ms(c.p99_ms),
-            fmt_ms(c.max_ms),
-            fmt_pct(c.delta_mean_pct),
-            fmt_pct(c.delta_p99_pct),
+            fct_cells(c),
             a.makespan_s,
             a.throughput_per_s,
             fmt_ms(c.spawn_mean_ms),

@@ -142,13 +142,16 @@ impl Learner {
     }
 }
 
+/// Invocation builders for the learner's unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testutil {
+    use super::Invocation;
 
     const MS: u64 = 1_000_000;
 
-    fn inv(func_id: u32, start_ms: u64, cpu_ms: u64) -> Invocation {
+    /// An invocation of `func_id` that starts at `start_ms` and runs
+    /// `cpu_ms` of CPU without waiting or sleeping.
+    pub fn cpu_inv(func_id: u32, start_ms: u64, cpu_ms: u64) -> Invocation {
         Invocation {
             func_id,
             start_ns: start_ms * MS,
@@ -157,6 +160,14 @@ mod tests {
             ..Default::default()
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::cpu_inv as inv;
+    use super::*;
+
+    const MS: u64 = 1_000_000;
 
     #[test]
     fn unknown_functions_are_not_learned() {

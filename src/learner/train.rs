@@ -345,15 +345,7 @@ pub fn io_key(mu: f64, blocked_frac: f64, sleeps_per_inv: f64, io_penalty: f64) 
 mod tests {
     use super::*;
 
-    fn cpu_inv(func_id: u32, start_ms: u64, cpu_ms: u64) -> Invocation {
-        Invocation {
-            func_id,
-            start_ns: start_ms * MS,
-            end_ns: (start_ms + cpu_ms) * MS,
-            cpu_ns: cpu_ms * MS,
-            ..Default::default()
-        }
-    }
+    use crate::learner::testutil::cpu_inv;
 
     fn io_inv(func_id: u32, start_ms: u64, cpu_ms: u64, sleep_ms: u64) -> Invocation {
         Invocation {
