@@ -19,7 +19,7 @@
  * - dispatch: the guard DSQ first, then levels in order; the running task
  *   keeps the CPU while nothing better waits.
  * - starvation guard: every few ms the queues are scanned; tasks runnable
- *   for half of --starvation-ms move to the guard DSQ with a minimum slice,
+ *   for a quarter of --starvation-ms move to the guard DSQ with a minimum slice,
  *   are served before every level, and a CPU is preempted for them.
  * - the loader's own threads run from the guard DSQ: the learner must not be
  *   starved by the load it learns from.

@@ -95,8 +95,17 @@ impl AlpsModel {
     /// reject, with its message (unknown flag, value out of range).
     pub fn from_flags(kind: PolicyKind, flags: &str, cpus: usize) -> Result<Self> {
         let policy = kind.to_string();
+        // The model tags nothing: unless the flags name one, a cgroup root
+        // that exists everywhere keeps the loader's check of the real one
+        // from failing on hosts without /sys/fs/cgroup.
+        let root: &[&str] = if flags.split_whitespace().any(|f| f.starts_with("--cgroup-root")) {
+            &[]
+        } else {
+            &["--cgroup-root", "/"]
+        };
         let args = ["scx_alps", "--policy", policy.as_str()]
             .into_iter()
+            .chain(root.iter().copied())
             .chain(flags.split_whitespace());
         let opts = scx_alps::opts::Opts::try_parse_from(args).map_err(|e| anyhow!("scx_alps flags: {e}"))?;
         let s = opts
@@ -1318,6 +1327,9 @@ mod tests {
         let tuned = AlpsModel::from_flags(PolicyKind::Alps, "--learn-interval-ms 500 --no-demotion", 4).unwrap();
         assert_eq!(tuned.learn_interval_ns, 500 * MS);
         assert!(!tuned.demotion);
+        // A cgroup root the user names is still checked.
+        let err = AlpsModel::from_flags(PolicyKind::Alps, "--cgroup-root /nonexistent", 4).unwrap_err();
+        assert!(format!("{err:#}").contains("cgroup-root"), "{err:#}");
         let err = AlpsModel::from_flags(PolicyKind::Alps, "--io-penalty 0.5", 4).unwrap_err();
         assert!(format!("{err:#}").contains("io-penalty"), "{err:#}");
     }

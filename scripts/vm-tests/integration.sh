@@ -85,8 +85,10 @@ if ! "$bin/alps-bench" sandbox -- true 2>"$out/sandbox-rt.log"; then
   fail "sandbox: cannot run a plain command; $(tail -2 "$out/sandbox-rt.log")"
 elif "$bin/alps-bench" sandbox -- chrt -f 1 true 2>>"$out/sandbox-rt.log"; then
   fail "sandbox: real-time priority was still allowed"
-else
+elif grep -q "Operation not permitted" "$out/sandbox-rt.log"; then
   rt_refused=yes
+else
+  fail "sandbox: chrt failed for another reason than a refused RT policy; $(tail -2 "$out/sandbox-rt.log")"
 fi
 mkdir -p /sys/fs/cgroup/faas/sandboxed
 "$bin/alps-bench" sandbox -- "$bin/scx_alps" --stats 1 --json --learn-interval-ms 500 >"$out/sandbox.jsonl" 2>"$out/sandbox.log" &
@@ -100,7 +102,7 @@ if wait_state enabled 60; then
      && grep -q "sandbox: cgroupfs read-only" "$out/sandbox.log"; then
     pass "sandbox: scx_alps ran and learned ($recs records) with cgroupfs read-only, W+X memory refused, RT refused"
   else
-    fail "sandbox: exit $STOP_RC, $recs records; $(tail -3 "$out/sandbox.log")"
+    fail "sandbox: exit $STOP_RC, $recs records, RT refused: $rt_refused; $(tail -3 "$out/sandbox.log")"
   fi
 else
   fail "sandbox: scx_alps did not attach; $(tail -5 "$out/sandbox.log")"; kill -9 "$ALPS_PID" 2>/dev/null

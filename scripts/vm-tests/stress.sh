@@ -166,7 +166,7 @@ if want 6; then
   name="stress-6 process storm"
   start_alps "$out/s6.log" "$out/s6.jsonl" --tag-interval-ms 100 || fail "$name: no attach"
   sleep 1.2
-  base_cg=$(stat "$out/s6.jsonl" .nr_cgroups); rss0=$(rss_kb "$ALPS_PID"); base_t=$(stat "$out/s6.jsonl" .nr_tasks)
+  base_cg=$(stat "$out/s6.jsonl" .nr_cgroups); rss0=$(rss_kb "$ALPS_PID"); base_t=$(stat "$out/s6.jsonl" '.nr_tasks // empty')
   rec0=$(stat "$out/s6.jsonl" .nr_records)
   N=3000
   # ALPS trace format: id arg func iat_ms port; 50 functions, 1 ms apart
@@ -180,7 +180,7 @@ if want 6; then
   wait "$peek"
   sleep 1.5
   peak_cg=$(cat "$out/s6.peak")
-  end_cg=$(stat "$out/s6.jsonl" .nr_cgroups); rss1=$(rss_kb "$ALPS_PID"); end_t=$(stat "$out/s6.jsonl" .nr_tasks)
+  end_cg=$(stat "$out/s6.jsonl" .nr_cgroups); rss1=$(rss_kb "$ALPS_PID"); end_t=$(stat "$out/s6.jsonl" '.nr_tasks // empty')
   recs=$(( $(stat "$out/s6.jsonl" .nr_records) - rec0 )); drops=$(stat "$out/s6.jsonl" .nr_rb_drops)
   done_ok=$(jq '[.[] | select(.ok)] | length' "$out/storm-res.json" 2>/dev/null || echo 0)
   why=""; alps_alive || why+="scx_alps ejected; "
@@ -271,10 +271,10 @@ if want 9 && [ "$SOAK" -gt 0 ]; then
     # function cgroups (removed by the replay) are out of the map.
     sleep 2.2
     r=$(rss_kb "$ALPS_PID"); samples+=("$r")
-    [ -n "$rss_first" ] || { rss_first=$r; cg_first=$(stat "$out/s9.jsonl" .nr_cgroups); fn_first=$(stat "$out/s9.jsonl" .nr_functions); t_first=$(stat "$out/s9.jsonl" .nr_tasks); }
+    [ -n "$rss_first" ] || { rss_first=$r; cg_first=$(stat "$out/s9.jsonl" .nr_cgroups); fn_first=$(stat "$out/s9.jsonl" .nr_functions); t_first=$(stat "$out/s9.jsonl" '.nr_tasks // empty'); }
   done
   sleep 1.2
-  rss_last=$(rss_kb "$ALPS_PID"); cg_last=$(stat "$out/s9.jsonl" .nr_cgroups); fn_last=$(stat "$out/s9.jsonl" .nr_functions); t_last=$(stat "$out/s9.jsonl" .nr_tasks)
+  rss_last=$(rss_kb "$ALPS_PID"); cg_last=$(stat "$out/s9.jsonl" .nr_cgroups); fn_last=$(stat "$out/s9.jsonl" .nr_functions); t_last=$(stat "$out/s9.jsonl" '.nr_tasks // empty')
   why=""; alps_alive || why+="scx_alps ejected ($(sched_ext_errors)); "
   [ "$rss_last" -le $((rss_first + rss_first / 10 + 1024)) ] || why+="RSS grew $rss_first -> $rss_last kB; "
   [ "$cg_last" = "$cg_first" ] || why+="cgroup map $cg_first -> $cg_last; "
