@@ -1389,15 +1389,20 @@ mod tests {
         assert_eq!(fcts(&out), vec![15.0, 11.0]);
     }
 
+    /// Training phase of the learning tests: 20 rounds 200 ms apart of an
+    /// `a` invocation of `a_ms` of CPU, then a `b` invocation of `b_ms` 100 ms
+    /// later; the learner has seen both functions by t = 4 s.
+    fn training<'a>(a: &'a str, a_ms: u64, b: &'a str, b_ms: u64) -> Vec<(&'a str, u64, Vec<Phase>)> {
+        (0..20u64)
+            .flat_map(|i| [(a, i * 200 * MS, cpu(a_ms)), (b, i * 200 * MS + 100 * MS, cpu(b_ms))])
+            .collect()
+    }
+
     /// 40 spaced-out invocations of a short (5 ms) and a long (50 ms)
     /// function teach the learner their ranks; then a long one starts at
     /// 10 s and a short one arrives 1 ms later.
     fn learn_then_contend() -> Plan {
-        let mut jobs: Vec<(&str, u64, Vec<Phase>)> = Vec::new();
-        for i in 0..20u64 {
-            jobs.push(("short", i * 200 * MS, cpu(5)));
-            jobs.push(("long", i * 200 * MS + 100 * MS, cpu(50)));
-        }
+        let mut jobs = training("short", 5, "long", 50);
         jobs.push(("long", 10_000 * MS, cpu(50)));
         jobs.push(("short", 10_001 * MS, cpu(5)));
         plan_of(&jobs)
@@ -1445,11 +1450,7 @@ mod tests {
         // 4 of 8). A 200 ms invocation of f has attained 170 ms when a g
         // arrives: 17x its expectation, demoted 1 + log2(17) = 5 ranks, below
         // g, which preempts it at once.
-        let mut jobs: Vec<(&str, u64, Vec<Phase>)> = Vec::new();
-        for i in 0..20u64 {
-            jobs.push(("f", i * 200 * MS, cpu(10)));
-            jobs.push(("g", i * 200 * MS + 100 * MS, cpu(20)));
-        }
+        let mut jobs = training("f", 10, "g", 20);
         jobs.push(("f", 10_000 * MS, cpu(200)));
         jobs.push(("g", 10_170 * MS, cpu(20)));
         let p = plan_of(&jobs);
@@ -1468,11 +1469,7 @@ mod tests {
     fn alps_guard_bounds_the_wait_of_a_starved_task() {
         // One CPU: a stream of short tasks keeps the CPU busy; the long
         // function's task is learned to be lowest and would never run.
-        let mut jobs: Vec<(&str, u64, Vec<Phase>)> = Vec::new();
-        for i in 0..20u64 {
-            jobs.push(("short", i * 200 * MS, cpu(5)));
-            jobs.push(("long", i * 200 * MS + 100 * MS, cpu(50)));
-        }
+        let mut jobs = training("short", 5, "long", 50);
         jobs.push(("long", 10_000 * MS, cpu(50)));
         for i in 0..1000u64 {
             jobs.push(("short", 10_001 * MS + i * 4 * MS, cpu(4)));
