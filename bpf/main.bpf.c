@@ -2,32 +2,35 @@
 /*
  * scx_alps: learned SRPT priorities and time slices for FaaS invocations.
  *
- * Every task belongs to a function (func_id, from its cgroup or its comm).
- * User space learns, per function, a rank (0 = highest priority) and a time
- * slice from recent invocations (ALPS, Fu et al., USENIX ATC '24) and writes
- * them into func_policy. This program enforces them on queue levels:
+ * Every task belongs to a function (func_id, from its cgroup or its comm)
+ * or to none (the host's own work). User space learns per function a level
+ * schedule and a slice from recent invocations and writes them into
+ * func_policy; this program enforces them:
  *
- * - levels: learned rank r is level r below the neutral rank, r + 1 from it
- *   on; tasks of no or no learned function share the neutral level, which is
- *   fair (vtime, with bounded sleeper credit, as EEVDF/CFS would treat them).
- *   Inside a learned level the oldest invocation goes first (SRPT among
- *   invocations of similar size). One DSQ per level.
- * - enqueue: a task whose CPU since its last wake-up exceeds its function's
- *   expectation is demoted (SRPT falls back to least-attained service when the prediction
- *   is wrong); a waking task whose level beats the worst running task kicks
- *   that CPU once the victim has had its minimum quantum (alps-io).
+ * - levels: one DSQ each, level 0 first, FIFO inside a level. A task's level
+ *   is the half-octave bucket of its rank size: for a learned function the
+ *   expected CPU it still needs (its schedule: ALPS's mean stint, or the
+ *   Gittins index of the function's sizes under alps-io); for a function
+ *   not learned yet its attained CPU (least attained service); for host work
+ *   its recent CPU, fading while it sleeps. A learned invocation that outgrows
+ *   its schedule falls back to attained service.
+ * - enqueue: a task whose level beats the worst running task kicks that CPU;
+ *   wake-ups of I/O-bound functions only once the victim had its minimum
+ *   quantum (alps-io).
  * - dispatch: the guard DSQ first, then levels in order; the running task
  *   keeps the CPU while nothing better waits.
- * - starvation guard: every few ms the queues are scanned; tasks runnable
- *   for a quarter of --starvation-ms move to the guard DSQ with a minimum slice,
- *   are served before every level, and a CPU is preempted for them.
+ * - tick: the running task's level is refreshed; a better waiting task or
+ *   a starving one ends its stint.
+ * - starvation guard: every sixteenth of --starvation-ms the heads of the
+ *   levels are scanned; tasks runnable for half of it move to the guard DSQ,
+ *   are served before every level for one tick, and a CPU is preempted.
  * - the loader's own threads run from the guard DSQ: the learner must not be
  *   starved by the load it learns from.
  * - accounting: CPU, runnable wait, blocked time and switch counts per task;
  *   at exit one invocation record goes to user space over a ring buffer.
  *
- * The rules are pure functions in include/policy.h, shared with the host
- * build so that unit tests and the simulator run the same code.
+ * Every decision is a pure function of include/policy.h, shared with the
+ * host build so that unit tests and the simulator run the same code.
  */
 #include <scx/common.bpf.h>
 #include "intf.h"
@@ -40,15 +43,13 @@ UEI_DEFINE(uei);
 /* ---------------------------------------------------------------------------
  * Tunables, set by the loader before load.
  */
-const volatile u32 nr_ranks = 8;		/* learned ranks, <= ALPS_MAX_RANKS */
-const volatile u32 neutral_rank = 4;		/* level of unknown and unlearned tasks */
-const volatile u64 slice_dfl_ns = 8ULL * 1000 * 1000;	/* slice until learned */
+const volatile u64 slice_dfl_ns = 8ULL * 1000 * 1000;	/* shortest slice by attained service */
 const volatile u64 slice_min_ns = 500ULL * 1000;	/* floor of any slice */
 const volatile u64 slice_max_ns = 200ULL * 1000 * 1000;	/* cap of any slice (ALPS: 200 ms) */
 const volatile u64 min_quantum_ns;		/* alps-io preemption throttle, 0 = off */
 const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;	/* bound on runnable wait */
+const volatile u64 host_half_life_ns = 10ULL * 1000 * 1000;	/* host work's recent CPU fades */
 const volatile u32 tag_mode = ALPS_TAG_CGROUP;
-const volatile bool demote_enabled = true;
 const volatile bool preempt_enabled = true;
 const volatile u32 loader_tgid;			/* scx_alps itself */
 
@@ -59,16 +60,20 @@ const volatile u32 loader_tgid;			/* scx_alps itself */
 volatile u64 tag_gen;
 
 /* Tasks queued per level DSQ, refreshed by the read_queues program. */
-s32 queue_depths[ALPS_MAX_LEVELS];
+s32 queue_depths[ALPS_NR_LEVELS];
 
 /* Number of possible CPUs, set at init. */
 static u32 nr_cpus;
 
-/* Largest vruntime of a running neutral-level task. */
-static u64 vtime_now;
-
 /* When the starvation guard scans the queues next. */
 static u64 guard_next_scan;
+
+/*
+ * Levels whose DSQ may hold tasks: set after every insert, cleared by
+ * ops.dispatch() when it finds the DSQ empty (and set again if an insert
+ * raced with it), so dispatch and tick skip empty levels.
+ */
+static u64 level_mask;
 
 /* ---------------------------------------------------------------------------
  * Maps.
@@ -80,15 +85,13 @@ struct task_ctx {
 	char comm[ALPS_COMM_LEN];	/* comm the function was looked up for */
 	u32 func_id;
 	u32 level;		/* level at the last enqueue or stint */
-	u64 vruntime;		/* fair-share clock, neutral level only */
-	u64 age_key;		/* queue key on learned levels: when the current
-				 * burst began (creation or wake-up), or the start
-				 * of the last guard-served stint */
+	u64 inv_start;		/* start of the invocation: task creation */
+	u64 recent_ns;		/* host work: recent CPU (weighted), fading while asleep */
+	u64 guard_at;		/* start of the last stint the guard granted */
 	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
 	u64 running_at;		/* start of the current stint on a CPU */
 	u64 sleep_at;		/* start of the current sleep, 0 if none */
-	u64 cpu_ns;
-	u64 burst_ns;		/* CPU since the task last woke from sleep */
+	u64 cpu_ns;		/* CPU in this invocation */
 	u64 wait_ns;
 	u64 blocked_ns;
 	u64 nvcsw;
@@ -130,7 +133,7 @@ struct {
 
 /* What runs on each CPU, for picking a preemption victim. */
 struct cpu_state {
-	u32 level;		/* ALPS_RANK_NONE when no sched_ext task runs */
+	u32 level;		/* ALPS_LEVEL_NONE when no sched_ext task runs */
 	u32 pad;
 	u64 started_at;		/* start of the current stint */
 };
@@ -163,15 +166,10 @@ static __always_inline u64 level_dsq(u32 level)
 	return ALPS_DSQ_BASE + level;
 }
 
-static __always_inline u32 nr_levels(void)
-{
-	return nr_ranks + 1;
-}
-
 static __always_inline u32 lvl_idx(u32 level)
 {
-	/* Bounds per-level counter indexes for the verifier. */
-	return level & (ALPS_MAX_LEVELS - 1);
+	/* Bounds per-level indexes for the verifier. */
+	return level & (ALPS_NR_LEVELS - 1);
 }
 
 static struct task_ctx *lookup_task_ctx(const struct task_struct *p)
@@ -193,11 +191,15 @@ static struct cpu_state *lookup_cpu_state(s32 cpu)
 	return bpf_map_lookup_elem(&cpu_state_stor, &key);
 }
 
+/*
+ * The learned policy of @func_id; entry ALPS_FUNC_UNKNOWN holds the prior of
+ * functions not learned yet. NULL until user space wrote a valid one.
+ */
 static const struct alps_func_policy *lookup_policy(u32 func_id)
 {
 	const struct alps_func_policy *pol;
 
-	if (func_id == ALPS_FUNC_UNKNOWN || func_id >= ALPS_MAX_FUNCS)
+	if (func_id >= ALPS_MAX_FUNCS)
 		return NULL;
 	pol = bpf_map_lookup_elem(&func_policy, &func_id);
 	return pol && pol->valid ? pol : NULL;
@@ -253,92 +255,74 @@ static bool is_loader(const struct task_struct *p)
 	return loader_tgid && p->tgid == loader_tgid;
 }
 
-/* CPU attained in the current invocation, including a stint in progress. */
+static bool is_func(const struct task_ctx *tctx)
+{
+	return tctx->func_id != ALPS_FUNC_UNKNOWN;
+}
+
+/*
+ * Attained service, including a stint in progress: CPU in this invocation
+ * for a function's task, recent CPU for host work.
+ */
 static u64 attained_ns(const struct task_ctx *tctx, u64 now)
 {
-	u64 cpu = tctx->cpu_ns;
+	u64 run = tctx->running_at && now > tctx->running_at ? now - tctx->running_at : 0;
 
-	if (tctx->running_at && now > tctx->running_at)
-		cpu += now - tctx->running_at;
-	return cpu;
+	return (is_func(tctx) ? tctx->cpu_ns : tctx->recent_ns) + run;
 }
 
 /*
- * CPU attained since the task last woke from sleep, including a stint in
- * progress: what demotion compares with the expectation. A task that sleeps
- * starts over, so a long-lived worker that serves one request per wake-up is
- * judged per request, not by its lifetime.
+ * The policy a task is placed by: its function's, or the prior while the
+ * function is not learned; none for host work (least attained service on
+ * its recent CPU).
  */
-static u64 burst_ns(const struct task_ctx *tctx, u64 now)
+static const struct alps_func_policy *task_policy(const struct task_ctx *tctx)
 {
-	u64 cpu = tctx->burst_ns;
+	const struct alps_func_policy *pol;
 
-	if (tctx->running_at && now > tctx->running_at)
-		cpu += now - tctx->running_at;
-	return cpu;
+	if (!is_func(tctx))
+		return NULL;
+	pol = lookup_policy(tctx->func_id);
+	return pol ? pol : lookup_policy(ALPS_FUNC_UNKNOWN);
+}
+
+/* Level of @tctx's task at @now; *@past: it outgrew its learned schedule. */
+static u32 task_level(const struct task_ctx *tctx, u64 now, bool *past)
+{
+	return alps_task_level(task_policy(tctx), attained_ns(tctx, now), past);
+}
+
+static u64 task_slice(const struct task_ctx *tctx, u32 level)
+{
+	return alps_task_slice(task_policy(tctx), level, slice_dfl_ns, slice_min_ns, slice_max_ns);
+}
+
+static u64 queue_key(const struct task_ctx *tctx)
+{
+	return alps_queue_key(is_func(tctx), tctx->inv_start, tctx->guard_at, tctx->runnable_at);
+}
+
+static void insert_level(struct task_struct *p, struct task_ctx *tctx, u32 level, u64 enq_flags)
+{
+	level = lvl_idx(level);
+	scx_bpf_dsq_insert_vtime(p, level_dsq(level), task_slice(tctx, level), queue_key(tctx),
+				 enq_flags);
+	/* After the insert: dispatch re-checks a level it clears. */
+	__sync_fetch_and_or(&level_mask, 1ULL << level);
 }
 
 /*
- * Level of @tctx's task after @attained of CPU in this invocation; sets
- * *@demoted when its rank is below its function's learned rank.
+ * Kick the CPU running the worst level, if @level beats it and, for a
+ * @throttled wake-up, the victim has had its minimum quantum. Only CPUs @p
+ * may run on are considered.
  */
-static u32 task_level(const struct task_ctx *tctx, u64 attained, bool *demoted)
-{
-	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
-	u32 base, rank;
-
-	*demoted = false;
-	if (!pol)
-		return alps_level(false, 0, neutral_rank, nr_ranks);
-
-	base = pol->rank < nr_ranks ? pol->rank : nr_ranks - 1;
-	rank = base;
-	if (demote_enabled)
-		rank = alps_demoted_rank(base, attained, pol->expect_ns, nr_ranks);
-	*demoted = rank != base;
-	return alps_level(true, rank, neutral_rank, nr_ranks);
-}
-
-static u64 task_slice(const struct task_ctx *tctx)
-{
-	const struct alps_func_policy *pol = lookup_policy(tctx->func_id);
-
-	return alps_clamp_slice(pol ? pol->slice_ns : 0, slice_dfl_ns, slice_min_ns, slice_max_ns);
-}
-
-/*
- * Queue key of a task at @level: on the neutral level its fair-share clock,
- * with sleeper credit bounded to one default slice; on learned levels the
- * start of its current burst (its creation, or its last wake-up), so that
- * among invocations of a level the one that has waited for CPU longest goes
- * first and keeps its place when preempted (FCFS within a rank, which is
- * SRPT among equal sizes), while long-lived threads that sleep and wake do
- * not starve behind older ones. After a guard-served stint the key is the
- * time of that service, so that under overload the guard rotates through the
- * starving tasks.
- */
-static u64 queue_key(struct task_ctx *tctx, u32 level)
-{
-	if (level == neutral_rank) {
-		u64 floor = vtime_now > slice_dfl_ns ? vtime_now - slice_dfl_ns : 0;
-
-		if (tctx->vruntime < floor)
-			tctx->vruntime = floor;
-		return tctx->vruntime;
-	}
-	return tctx->age_key;
-}
-
-/*
- * Kick the CPU whose current task has the worst level, if @level beats it and
- * it has had its minimum quantum. Only CPUs @p may run on are considered.
- */
-static void try_preempt(const struct task_struct *p, u32 level, u64 now,
+static void try_preempt(const struct task_struct *p, u32 level, bool throttled, u64 now,
 			struct alps_stats *st)
 {
-	u32 cpu, worst = level;
-	s32 victim = -1;
+	u32 cpu, victim_level = 0;
 	u64 victim_started = 0;
+	bool have = false;
+	s32 victim = -1;
 
 	bpf_for(cpu, 0, nr_cpus) {
 		struct cpu_state *cs;
@@ -346,20 +330,19 @@ static void try_preempt(const struct task_struct *p, u32 level, u64 now,
 		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		cs = lookup_cpu_state(cpu);
-		if (!cs || cs->level == ALPS_RANK_NONE)
+		if (!cs || !alps_victim_better(level, cs->level, cs->started_at, have, victim_level,
+					       victim_started))
 			continue;
-		/* Worst level first; among equals, the longest-running stint. */
-		if (cs->level > worst ||
-		    (victim >= 0 && cs->level == worst && cs->started_at < victim_started)) {
-			worst = cs->level;
-			victim = cpu;
-			victim_started = cs->started_at;
-		}
+		have = true;
+		victim = cpu;
+		victim_level = cs->level;
+		victim_started = cs->started_at;
 	}
 	if (victim < 0)
 		return;
 
-	if (alps_should_preempt(level, worst, now - victim_started, min_quantum_ns)) {
+	if (alps_should_preempt(level, victim_level, now - victim_started,
+				throttled ? min_quantum_ns : 0)) {
 		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 		if (st)
 			st->nr_preempt_kicks[lvl_idx(level)]++;
@@ -382,12 +365,15 @@ static bool guard_due(u64 now)
  */
 static u32 guard_scan(s32 cpu, u64 now, bool move)
 {
-	u64 thresh = alps_guard_threshold(starvation_ns);
+	u64 thresh = alps_guard_threshold(starvation_ns), mask = level_mask;
 	u32 l, found = 0;
 
-	bpf_for(l, 0, nr_levels()) {
+	bpf_for(l, 0, ALPS_NR_LEVELS) {
 		struct task_struct *p;
 		u32 seen = 0;
+
+		if (!(mask & (1ULL << l)))
+			continue;
 
 		bpf_for_each(scx_dsq, p, level_dsq(l), 0) {
 			struct task_ctx *tctx;
@@ -425,16 +411,17 @@ static u32 guard_scan(s32 cpu, u64 now, bool move)
 static bool better_waiting(u32 level, s32 cpu)
 {
 	struct task_struct *p;
+	u64 mask = level_mask;
 	u32 l;
 
 	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_GUARD);
 	if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 		return true;
 
-	bpf_for(l, 0, nr_levels()) {
+	bpf_for(l, 0, ALPS_NR_LEVELS) {
 		if (l >= level)
 			break;
-		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
+		if (!(mask & (1ULL << l)))
 			continue;
 		p = __COMPAT_scx_bpf_dsq_peek(level_dsq(l));
 		if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
@@ -460,7 +447,13 @@ s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu,
 
 	/* An idle CPU: nobody waits for it, run there now. */
 	tctx = lookup_task_ctx(p);
-	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx ? task_slice(tctx) : slice_dfl_ns, 0);
+	if (tctx) {
+		bool past;
+
+		refresh_func(p, tctx);
+		tctx->level = task_level(tctx, bpf_ktime_get_ns(), &past);
+	}
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx ? task_slice(tctx, tctx->level) : slice_dfl_ns, 0);
 	st = lookup_stats();
 	if (st)
 		st->nr_direct++;
@@ -472,7 +465,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	struct alps_stats *st = lookup_stats();
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *tctx;
-	bool demoted = false;
+	bool past = false;
 	u32 level;
 	s32 cpu;
 
@@ -497,14 +490,15 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	level = task_level(tctx, tctx->burst_ns, &demoted);
+	level = task_level(tctx, now, &past);
 	tctx->level = level;
-	scx_bpf_dsq_insert_vtime(p, level_dsq(level), task_slice(tctx),
-				 queue_key(tctx, level), enq_flags);
+	insert_level(p, tctx, level, enq_flags);
 	if (st) {
 		st->nr_enqueued[lvl_idx(level)]++;
-		if (demoted)
+		if (past)
 			st->nr_demotions++;
+		if (!is_func(tctx))
+			st->nr_host_enqueued++;
 	}
 
 	/* Wake an idle CPU if there is one; otherwise consider preemption. */
@@ -513,26 +507,28 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return;
 	}
-	if (preempt_enabled)
-		try_preempt(p, level, now, st);
+	if (preempt_enabled) {
+		const struct alps_func_policy *pol = task_policy(tctx);
+		bool throttled = (enq_flags & SCX_ENQ_WAKEUP) && pol && (pol->flags & ALPS_POL_IO_BOUND);
+
+		try_preempt(p, level, throttled, now, st);
+	}
 }
 
 void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct alps_stats *st = lookup_stats();
-	u32 prev_level = ALPS_RANK_NONE, l;
-	u64 now = bpf_ktime_get_ns();
+	u32 prev_level = ALPS_LEVEL_NONE, l;
+	u64 now = bpf_ktime_get_ns(), mask;
 	struct task_ctx *ptctx = NULL;
-	bool demoted;
+	bool past;
 
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
 		ptctx = lookup_task_ctx(prev);
-		if (is_loader(prev) || is_pcpu_kthread(prev))
+		if (is_loader(prev) || is_pcpu_kthread(prev) || !ptctx)
 			prev_level = 0;
-		else if (ptctx)
-			prev_level = task_level(ptctx, burst_ns(ptctx, now), &demoted);
 		else
-			prev_level = neutral_rank;
+			prev_level = task_level(ptctx, now, &past);
 	}
 
 	/* Starvation guard: collect starving tasks, then serve them first. */
@@ -546,19 +542,28 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 
-	bpf_for(l, 0, nr_levels()) {
+	mask = level_mask;
+	bpf_for(l, 0, ALPS_NR_LEVELS) {
 		if (alps_keep_prev(prev_level, l))
 			break;
+		if (!(mask & (1ULL << l)))
+			continue;
 		if (scx_bpf_dsq_move_to_local(level_dsq(l), 0)) {
 			if (st)
 				st->nr_dispatched[lvl_idx(l)]++;
 			return;
 		}
+		/* Empty (for this CPU): clear the bit, unless an insert raced. */
+		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0) {
+			__sync_fetch_and_and(&level_mask, ~(1ULL << l));
+			if (scx_bpf_dsq_nr_queued(level_dsq(l)) > 0)
+				__sync_fetch_and_or(&level_mask, 1ULL << l);
+		}
 	}
 
 	/* Nothing better waits: let @prev run another slice. */
-	if (prev_level != ALPS_RANK_NONE) {
-		scx_bpf_task_set_slice(prev, ptctx ? task_slice(ptctx) : slice_dfl_ns);
+	if (prev_level != ALPS_LEVEL_NONE) {
+		scx_bpf_task_set_slice(prev, ptctx ? task_slice(ptctx, prev_level) : slice_dfl_ns);
 		if (st)
 			st->nr_kept++;
 	}
@@ -573,12 +578,12 @@ void BPF_STRUCT_OPS(alps_runnable, struct task_struct *p, u64 enq_flags)
 		return;
 
 	refresh_func(p, tctx);
-	if (enq_flags & SCX_ENQ_WAKEUP) {
-		tctx->burst_ns = 0;
-		tctx->age_key = now;
+	if ((enq_flags & SCX_ENQ_WAKEUP) && tctx->sleep_at && now > tctx->sleep_at) {
+		u64 slept = now - tctx->sleep_at;
+
+		tctx->blocked_ns += slept;
+		tctx->recent_ns = alps_decay(tctx->recent_ns, slept, host_half_life_ns);
 	}
-	if ((enq_flags & SCX_ENQ_WAKEUP) && tctx->sleep_at && now > tctx->sleep_at)
-		tctx->blocked_ns += now - tctx->sleep_at;
 	tctx->sleep_at = 0;
 	tctx->runnable_at = now;
 }
@@ -588,7 +593,7 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 	struct task_ctx *tctx = lookup_task_ctx(p);
 	u64 now = bpf_ktime_get_ns();
 	struct cpu_state *cs;
-	bool demoted;
+	bool past;
 
 	if (!tctx)
 		return;
@@ -607,11 +612,9 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 	tctx->runnable_at = 0;
 	tctx->running_at = now;
 	if (tctx->guarded)
-		tctx->age_key = now;
+		tctx->guard_at = now;
 	if (!is_loader(p) && !is_pcpu_kthread(p))
-		tctx->level = task_level(tctx, tctx->burst_ns, &demoted);
-	if (tctx->level == neutral_rank && tctx->vruntime > vtime_now)
-		vtime_now = tctx->vruntime;
+		tctx->level = task_level(tctx, now, &past);
 
 	cs = lookup_cpu_state(scx_bpf_task_cpu(p));
 	if (cs) {
@@ -627,17 +630,17 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *tctx;
 	struct cpu_state *cs;
-	bool demoted, starving = false;
+	bool past, starving = false;
 	u32 level;
 
 	tctx = lookup_task_ctx(p);
 	cs = lookup_cpu_state(cpu);
-	if (!tctx || !cs || cs->level == ALPS_RANK_NONE || is_pcpu_kthread(p) || is_loader(p))
+	if (!tctx || !cs || cs->level == ALPS_LEVEL_NONE || is_pcpu_kthread(p) || is_loader(p))
 		return;
 
-	/* Demotion takes effect while running, not only at the next enqueue. */
+	/* Levels change as a task attains service, not only at enqueue. */
 	if (!tctx->guarded) {
-		level = task_level(tctx, burst_ns(tctx, now), &demoted);
+		level = task_level(tctx, now, &past);
 		cs->level = level;
 	} else {
 		level = 0;
@@ -658,7 +661,8 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 	 * quantum, or no victim was eligible then) and this one has had its
 	 * quantum.
 	 */
-	if (starving || (now - cs->started_at >= min_quantum_ns && better_waiting(level, cpu))) {
+	if (alps_tick_preempt(now - cs->started_at, min_quantum_ns,
+			      !starving && better_waiting(level, cpu), starving)) {
 		struct alps_stats *st = lookup_stats();
 
 		scx_bpf_task_set_slice(p, 0);
@@ -675,18 +679,17 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 
 	cs = lookup_cpu_state(scx_bpf_task_cpu(p));
 	if (cs)
-		cs->level = ALPS_RANK_NONE;
+		cs->level = ALPS_LEVEL_NONE;
 	if (!tctx)
 		return;
 
 	if (tctx->running_at && now > tctx->running_at)
 		delta = now - tctx->running_at;
 	tctx->cpu_ns += delta;
-	tctx->burst_ns += delta;
+	if (!is_func(tctx))
+		tctx->recent_ns += scale_by_task_weight_inverse(p, delta);
 	tctx->running_at = 0;
 	tctx->guarded = false;
-	if (tctx->level == neutral_rank)
-		tctx->vruntime += scale_by_task_weight_inverse(p, delta);
 
 	if (runnable) {
 		tctx->nivcsw++;
@@ -719,9 +722,7 @@ s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
 		return -ENOMEM;
 	/* Never equal to a real generation: forces the first lookup. */
 	tctx->tag_gen = (u64)-1;
-	tctx->level = neutral_rank;
-	tctx->vruntime = vtime_now;
-	tctx->age_key = p->start_time;
+	tctx->inv_start = p->start_time;
 	st = lookup_stats();
 	if (st)
 		__sync_fetch_and_add(&st->nr_task_inits, 1);
@@ -768,7 +769,7 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
 	rec->func_id = tctx->func_id;
 	rec->pid = p->pid;
 	rec->tgid = p->tgid;
-	rec->rank = tctx->level;
+	rec->level = tctx->level;
 	rec->cgid = tctx->cgid;
 	rec->start_ns = p->start_time;
 	rec->end_ns = now;
@@ -795,11 +796,8 @@ int read_queues(void *ctx)
 {
 	u32 l;
 
-	bpf_for(l, 0, nr_levels()) {
-		if (l >= ALPS_MAX_LEVELS)
-			break;
+	bpf_for(l, 0, ALPS_NR_LEVELS)
 		queue_depths[l] = scx_bpf_dsq_nr_queued(level_dsq(l));
-	}
 	return 0;
 }
 
@@ -819,7 +817,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
 		struct cpu_state *cs = lookup_cpu_state(cpu);
 
 		if (cs)
-			cs->level = ALPS_RANK_NONE;
+			cs->level = ALPS_LEVEL_NONE;
 	}
 
 	err = scx_bpf_create_dsq(ALPS_DSQ_GUARD, -1);
@@ -827,7 +825,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
 		scx_bpf_error("failed to create the guard DSQ: %d", err);
 		return err;
 	}
-	bpf_for(l, 0, nr_levels()) {
+	bpf_for(l, 0, ALPS_NR_LEVELS) {
 		err = scx_bpf_create_dsq(level_dsq(l), -1);
 		if (err) {
 			scx_bpf_error("failed to create the DSQ of level %u: %d", l, err);

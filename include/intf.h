@@ -19,13 +19,16 @@ typedef signed long long s64;
 #endif
 
 enum alps_consts {
-	/* Upper bound of --ranks: number of learned priority ranks. */
-	ALPS_MAX_RANKS = 16,
 	/*
-	 * Size of per-level arrays. Levels are the learned ranks plus the
-	 * neutral level (unknown and unlearned tasks): nr_ranks + 1 <= 17.
+	 * Queue levels: one DSQ each, level 0 served first. A task's level is
+	 * the half-octave bucket of its rank size (policy.h, alps_size_level()),
+	 * so levels mean the same to every function and to unknown work.
 	 */
-	ALPS_MAX_LEVELS = 32,
+	ALPS_NR_LEVELS = 32,
+	/* Rank sizes below this (ns) share level 0; each octave above it is two levels. */
+	ALPS_LEVEL_BASE_NS = 500000,
+	/* Steps of a function's learned level schedule (struct alps_func_policy). */
+	ALPS_SCHED_STEPS = 12,
 	/* Size of the func_policy array: function ids are 1..ALPS_MAX_FUNCS-1. */
 	ALPS_MAX_FUNCS = 4096,
 	/* Size of per-CPU state arrays. */
@@ -40,7 +43,16 @@ enum alps_consts {
 	/* Tasks the starvation guard inspects per level and scan. */
 	ALPS_GUARD_SCAN_MAX = 64,
 	/* Level of "no sched_ext task on this CPU" (never preempted by us). */
-	ALPS_RANK_NONE = 0xffff,
+	ALPS_LEVEL_NONE = 0xffff,
+};
+
+/* Flags of struct alps_func_policy. */
+enum alps_policy_flags {
+	/*
+	 * The function's invocations mostly sleep (alps-io's I/O signals):
+	 * their wake-ups preempt a running task only after its minimum quantum.
+	 */
+	ALPS_POL_IO_BOUND = 1,
 };
 
 /* How tasks are mapped to functions (--func-id). */
@@ -57,7 +69,7 @@ struct alps_inv_rec {
 	u32 func_id;	/* function at exit time, ALPS_FUNC_UNKNOWN if none */
 	u32 pid;
 	u32 tgid;
-	u32 rank;	/* last queue level the task was queued at */
+	u32 level;	/* last queue level the task was queued at */
 	u64 cgid;	/* cgroup v2 id of the task at exit */
 	u64 start_ns;	/* task creation */
 	u64 end_ns;	/* task exit */
@@ -70,26 +82,43 @@ struct alps_inv_rec {
 };
 
 /*
+ * One step of a function's level schedule: while the invocation's attained
+ * CPU is below until_ns, its rank size is
+ *   (target_ns - attained) * mult_q8 / 256   (0 once attained >= target_ns),
+ * or target_ns itself when mult_q8 is 0. A linear step is one segment of a
+ * Gittins index (policy.h); a constant one is ALPS's learned rank size.
+ */
+struct alps_sched_step {
+	u64 until_ns;
+	u64 target_ns;
+	u32 mult_q8;
+	u32 pad;
+};
+
+/*
  * Learned policy of one function, written by user space into func_policy
  * (index = func_id) every learning interval.
  */
 struct alps_func_policy {
-	u32 rank;	/* 0 = highest priority, < nr_ranks */
-	u32 valid;	/* 0 until learned: the task gets the neutral treatment */
-	u64 slice_ns;	/* time slice */
-	u64 expect_ns;	/* learned CPU per invocation; beyond it the task is demoted (0 = never) */
+	u32 valid;	/* 0 until learned: placed by attained service alone */
+	u32 nr_steps;	/* used entries of steps[], 1..ALPS_SCHED_STEPS */
+	u32 flags;	/* ALPS_POL_* */
+	u32 pad;
+	u64 slice_ns;	/* time slice; 0 = the level's default */
+	struct alps_sched_step steps[ALPS_SCHED_STEPS];
 };
 
 /* Per-CPU scheduler counters, summed by user space. Indexed by queue level. */
 struct alps_stats {
-	u64 nr_enqueued[ALPS_MAX_LEVELS];	/* tasks inserted into level l's DSQ */
-	u64 nr_dispatched[ALPS_MAX_LEVELS];	/* tasks moved from level l's DSQ to a CPU */
-	u64 nr_preempt_kicks[ALPS_MAX_LEVELS];	/* SCX_KICK_PREEMPT sent for a waker of level l */
-	u64 nr_guard_promotions[ALPS_MAX_LEVELS];/* starving tasks of level l moved to the guard DSQ */
+	u64 nr_enqueued[ALPS_NR_LEVELS];	/* tasks inserted into level l's DSQ */
+	u64 nr_dispatched[ALPS_NR_LEVELS];	/* tasks moved from level l's DSQ to a CPU */
+	u64 nr_preempt_kicks[ALPS_NR_LEVELS];	/* SCX_KICK_PREEMPT sent for a waker of level l */
+	u64 nr_guard_promotions[ALPS_NR_LEVELS];/* starving tasks of level l moved to the guard DSQ */
+	u64 nr_host_enqueued;	/* enqueues of tasks of no function (host work) */
 	u64 nr_direct;		/* wake-ups dispatched straight to an idle CPU */
 	u64 nr_kept;		/* slice refills of a task that had no better competitor */
 	u64 nr_guard_dispatched;	/* tasks served from the guard DSQ (starving or loader) */
-	u64 nr_demotions;	/* enqueues whose rank was lowered (attained > expected) */
+	u64 nr_demotions;	/* enqueues of learned tasks past their schedule (misprediction) */
 	u64 nr_throttled;	/* wake-up preemptions held back by the minimum quantum */
 	u64 nr_tick_preempts;	/* running tasks cut short at a tick (better rank or guard) */
 	u64 nr_records;		/* invocation records sent */

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Enforcement rules of scx_alps as pure functions: no kernel types, no maps,
- * no helpers. The BPF scheduler (bpf/main.bpf.c) calls them on its hot paths;
- * the host build (src/policy_host.c) links the very same code into the Rust
- * crate, where unit tests and the simulator (bench/src/sim) call them.
+ * The enforcement rules of scx_alps as pure functions: no kernel types, no
+ * maps, no helpers. The BPF scheduler (bpf/main.bpf.c) calls them on its hot
+ * paths; the host build (src/policy_host.c) links the very same code into the
+ * Rust crate, where unit tests and the simulator (bench/src/sim) call them.
+ * Each callback's decision is one of these functions; only the iteration over
+ * CPUs and queues stays with the caller.
  *
- * Units: every time is in ns. Ranks: 0 is the highest priority.
+ * Units: every time is in ns. Levels: 0 is served first.
+ *
+ * The rank size of a task is what SRPT would sort it by: the expected CPU it
+ * still needs (learned functions, by their Gittins index), or, where nothing
+ * is known, the CPU it has attained (least attained service, LAS). Levels are
+ * half-octave buckets of the rank size, the same scale for every task.
  */
 #ifndef __ALPS_POLICY_H
 #define __ALPS_POLICY_H
@@ -35,90 +42,209 @@ ALPS_INLINE u32 alps_ilog2(u64 v)
 }
 
 /*
- * Rank of a task whose function has learned rank @base and expectation
- * @expect_ns, after @attained_ns of CPU in the current invocation.
- *
- * SRPT needs the remaining size; when a task outlives its prediction that
- * size is unknown, so the task is demoted one rank once it passes the
- * expectation and one more per further doubling (least-attained-service
- * fallback). @expect_ns == 0 disables demotion. Never returns a rank at or
- * beyond @nr_ranks.
+ * Level of rank size @r_ns: 0 below ALPS_LEVEL_BASE_NS (b), then two levels
+ * per octave, split at 1.5: [b, 2b) is 1, [2b, 3b) 2, [3b, 4b) 3, [4b, 6b) 4,
+ * [6b, 8b) 5, ...; capped at ALPS_NR_LEVELS - 1 (about 46 s).
  */
-ALPS_INLINE u32 alps_demoted_rank(u32 base, u64 attained_ns, u64 expect_ns,
-				  u32 nr_ranks)
+ALPS_INLINE u32 alps_size_level(u64 r_ns)
 {
-	u32 extra, rank;
+	u64 u = r_ns / ALPS_LEVEL_BASE_NS;
+	u32 k, level;
 
-	if (nr_ranks == 0)
+	if (!u)
 		return 0;
-	if (base >= nr_ranks)
-		base = nr_ranks - 1;
-	if (!expect_ns || attained_ns <= expect_ns)
-		return base;
-
-	extra = 1 + alps_ilog2(attained_ns / expect_ns);
-	rank = base + extra;
-	if (rank >= nr_ranks || rank < base)
-		rank = nr_ranks - 1;
-	return rank;
+	k = alps_ilog2(u);
+	level = k ? 2 * k + ((u >> (k - 1)) & 1) : 1;
+	return level < ALPS_NR_LEVELS ? level : ALPS_NR_LEVELS - 1;
 }
 
-/*
- * Queue level of a task. Levels order the DSQs: learned rank r sits at level
- * r below the neutral rank and at r + 1 from it on; tasks of no (or no
- * learned) function sit at level @neutral itself, so they neither jump ahead
- * of functions learned to be short nor fall behind those learned to be long.
- * There are @nr_ranks + 1 levels.
- */
-ALPS_INLINE u32 alps_level(bool learned, u32 rank, u32 neutral, u32 nr_ranks)
+/* Smallest rank size of level @level, ns (inverse of alps_size_level()). */
+ALPS_INLINE u64 alps_level_floor_ns(u32 level)
 {
-	if (!learned || nr_ranks == 0)
-		return neutral;
-	if (rank >= nr_ranks)
-		rank = nr_ranks - 1;
-	return rank < neutral ? rank : rank + 1;
+	u32 k = level / 2;
+
+	if (!level)
+		return 0;
+	if (level == 1)
+		return ALPS_LEVEL_BASE_NS;
+	if (level & 1)
+		return (u64)ALPS_LEVEL_BASE_NS * 3 << (k - 1);
+	return (u64)ALPS_LEVEL_BASE_NS << k;
+}
+
+/* Rank size given by schedule step @s after @attained_ns of CPU. */
+ALPS_INLINE u64 alps_step_rank(const struct alps_sched_step *s, u64 attained_ns)
+{
+	if (!s->mult_q8)
+		return s->target_ns;
+	if (attained_ns >= s->target_ns)
+		return 0;
+	return ((s->target_ns - attained_ns) * s->mult_q8) >> 8;
 }
 
 /*
- * Should a task of rank @waker_rank, just woken, preempt a CPU whose current
- * task has rank @victim_rank and has been running for @victim_ran_ns?
+ * Level of a task after @attained_ns of CPU, given its function's learned
+ * policy @pol (NULL or not valid: nothing learned).
  *
- * Only a strictly better rank preempts. With @min_quantum_ns > 0 (the I/O
- * study's preemption throttling) the victim keeps the CPU until it has run
- * for at least that long.
+ * Learned: the step of the schedule the attained CPU falls in. Past the
+ * last step the prediction was wrong (the invocation outgrew every sample):
+ * the task falls back to least attained service, never above the last
+ * step's level, and *@past is set. Nothing learned (unknown functions, work
+ * of no function): least attained service, level of @attained_ns itself.
  */
-ALPS_INLINE bool alps_should_preempt(u32 waker_rank, u32 victim_rank,
+ALPS_INLINE u32 alps_task_level(const struct alps_func_policy *pol, u64 attained_ns, bool *past)
+{
+	u32 i, n, las, last = 0;
+
+	*past = false;
+	las = alps_size_level(attained_ns);
+	if (!pol || !pol->valid || !pol->nr_steps)
+		return las;
+
+	n = pol->nr_steps < ALPS_SCHED_STEPS ? pol->nr_steps : ALPS_SCHED_STEPS;
+	for (i = 0; i < ALPS_SCHED_STEPS; i++) {
+		const struct alps_sched_step *s = &pol->steps[i];
+
+		if (i >= n)
+			break;
+		last = alps_size_level(alps_step_rank(s, attained_ns));
+		if (attained_ns < s->until_ns)
+			return last;
+	}
+	*past = true;
+	return las > last ? las : last;
+}
+
+/*
+ * Slice of a task at @level: its function's learned slice, or for tasks
+ * placed by attained service half the level's smallest rank size (at least
+ * @dflt_ns): equals at a level take turns, deep levels without needless
+ * switches. Clamped to [@min_ns, @max_ns].
+ */
+ALPS_INLINE u64 alps_task_slice(const struct alps_func_policy *pol, u32 level,
+				u64 dflt_ns, u64 min_ns, u64 max_ns)
+{
+	u64 s;
+
+	if (pol && pol->valid && pol->slice_ns) {
+		s = pol->slice_ns;
+	} else {
+		s = alps_level_floor_ns(level) / 2;
+		if (s < dflt_ns)
+			s = dflt_ns;
+	}
+	if (s < min_ns)
+		s = min_ns;
+	if (max_ns && s > max_ns)
+		s = max_ns;
+	return s;
+}
+
+/*
+ * Attained-service measure of work that belongs to no function (the host's
+ * daemons): recent CPU, halved per @half_life_ns of sleep. A task that wakes
+ * for short bursts stays near level 0; a CPU hog sinks; splitting a long
+ * burst with short sleeps buys nothing. 2^-x is taken as 1 - x/2 between
+ * whole half-lives.
+ */
+ALPS_INLINE u64 alps_decay(u64 recent_ns, u64 slept_ns, u64 half_life_ns)
+{
+	u64 halves, frac;
+
+	if (!half_life_ns)
+		return 0;
+	halves = slept_ns / half_life_ns;
+	if (halves >= 64)
+		return 0;
+	recent_ns >>= halves;
+	frac = ((slept_ns - halves * half_life_ns) << 10) / half_life_ns;
+	return recent_ns - (recent_ns >> 11) * frac;
+}
+
+/*
+ * Queue key inside a level (FIFO): function invocations by their start, so
+ * that among invocations of a level the oldest finishes first (SRPT among
+ * equals), or, after a stint the starvation guard granted, by the time of
+ * that stint (@guard_at), so that under overload the guard rotates through
+ * the starving tasks; work of no function by when it became runnable.
+ */
+ALPS_INLINE u64 alps_queue_key(bool is_func, u64 inv_start_ns, u64 guard_at_ns,
+			       u64 runnable_at_ns)
+{
+	if (!is_func)
+		return runnable_at_ns;
+	return guard_at_ns > inv_start_ns ? guard_at_ns : inv_start_ns;
+}
+
+/*
+ * Victim choice for a waking task of level @waker_level: is a CPU running
+ * level @level since @started_ns a better victim than the best so far
+ * (@have_best, @best_level, @best_started_ns)? Only strictly worse levels
+ * qualify; the worst level first, among equals the longest-running stint.
+ */
+ALPS_INLINE bool alps_victim_better(u32 waker_level, u32 level, u64 started_ns,
+				    bool have_best, u32 best_level, u64 best_started_ns)
+{
+	if (level == ALPS_LEVEL_NONE || level <= waker_level)
+		return false;
+	if (!have_best)
+		return true;
+	return level > best_level || (level == best_level && started_ns < best_started_ns);
+}
+
+/*
+ * Should a waking task of level @waker_level preempt the victim, whose task
+ * runs at @victim_level and has had @victim_ran_ns of its stint? Only a
+ * strictly better level preempts, and only once the victim has had
+ * @min_quantum_ns (the I/O study's preemption throttling; 0 = at once).
+ */
+ALPS_INLINE bool alps_should_preempt(u32 waker_level, u32 victim_level,
 				     u64 victim_ran_ns, u64 min_quantum_ns)
 {
-	if (victim_rank == ALPS_RANK_NONE || waker_rank >= victim_rank)
+	if (victim_level == ALPS_LEVEL_NONE || waker_level >= victim_level)
 		return false;
 	return victim_ran_ns >= min_quantum_ns;
 }
 
 /*
- * The starvation guard: a task that has been runnable for @waited_ns is
- * starving once it reaches @threshold_ns (0 disables the guard).
+ * At a tick: end the running task's stint (it has run @stint_ns) because a
+ * task of a better level waits (@better_waiting) and the stint has had
+ * @min_quantum_ns, or because the guard found a starving task (@starving)?
  */
-ALPS_INLINE bool alps_is_starving(u64 waited_ns, u64 threshold_ns)
+ALPS_INLINE bool alps_tick_preempt(u64 stint_ns, u64 min_quantum_ns, bool better_waiting,
+				   bool starving)
 {
-	return threshold_ns && waited_ns >= threshold_ns;
+	return starving || (better_waiting && stint_ns >= min_quantum_ns);
 }
 
 /*
- * Guard threshold for a user-facing bound @bound_ns on the runnable wait.
- * The guard scans the queues every alps_guard_interval(), moves tasks past
- * the threshold to the guard DSQ and preempts a CPU for them; each then runs
- * for at least one tick. A task therefore waits at most threshold + interval
- * + (starving tasks x tick / CPUs): a quarter of the bound for the threshold
- * and a sixteenth for the interval leave 11/16 of it to drain the guard DSQ
- * (about 340 tasks at once on 2 CPUs at HZ=250 for a 1 s bound).
+ * In ops.dispatch(), scanning levels from 0 upwards: does the still-runnable
+ * previous task (level @prev_level) keep the CPU rather than take a task of
+ * level @scan_level? Yes once every level better than or equal to its own
+ * was empty. Equal levels take turns.
+ */
+ALPS_INLINE bool alps_keep_prev(u32 prev_level, u32 scan_level)
+{
+	return prev_level < scan_level;
+}
+
+/*
+ * The starvation guard. Every alps_guard_interval() the heads of the levels
+ * are scanned; a task runnable for alps_guard_threshold() moves to the guard
+ * DSQ, is served before every level for one tick (sched_ext ends slices at
+ * ticks), and a CPU is preempted for it. A task therefore waits at most
+ * threshold + interval + (starving tasks x tick / CPUs): with half the bound
+ * as threshold and a sixteenth as interval, 7/16 of the bound are left to
+ * drain the guard DSQ (for a 1 s bound about 875 tasks starving at once on 2
+ * CPUs at HZ=1000, 218 at HZ=250), and each starving task costs one tick per
+ * half bound, not per quarter.
  */
 ALPS_INLINE u64 alps_guard_threshold(u64 bound_ns)
 {
-	return bound_ns / 4;
+	return bound_ns / 2;
 }
 
-/* Period of the starvation guard's scan of the queues, for bound @bound_ns. */
+/* Period of the guard's scan of the queues, for bound @bound_ns. */
 ALPS_INLINE u64 alps_guard_interval(u64 bound_ns)
 {
 	u64 iv = bound_ns / 16;
@@ -126,30 +252,10 @@ ALPS_INLINE u64 alps_guard_interval(u64 bound_ns)
 	return iv < 1000000 ? 1000000 : iv;
 }
 
-/*
- * In ops.dispatch(), while scanning levels from 0 upwards: should the CPU keep
- * running @prev (still runnable, level @prev_rank) instead of taking a task from
- * level @scan_rank? True once every level better than or equal to @prev_rank was
- * empty, so @prev is strictly better than anything left. Equal levels take turns.
- */
-ALPS_INLINE bool alps_keep_prev(u32 prev_rank, u32 scan_rank)
+/* Is a task runnable for @waited_ns starving against @threshold_ns (0: never)? */
+ALPS_INLINE bool alps_is_starving(u64 waited_ns, u64 threshold_ns)
 {
-	return prev_rank < scan_rank;
-}
-
-/*
- * Slice for a task: the learned @slice_ns clamped to [@min_ns, @max_ns], or
- * @dflt_ns when nothing was learned (@slice_ns == 0).
- */
-ALPS_INLINE u64 alps_clamp_slice(u64 slice_ns, u64 dflt_ns, u64 min_ns, u64 max_ns)
-{
-	if (!slice_ns)
-		slice_ns = dflt_ns;
-	if (slice_ns < min_ns)
-		slice_ns = min_ns;
-	if (max_ns && slice_ns > max_ns)
-		slice_ns = max_ns;
-	return slice_ns;
+	return threshold_ns && waited_ns >= threshold_ns;
 }
 
 #endif /* __ALPS_POLICY_H */

@@ -23,8 +23,9 @@ use scx_utils::{UserExitInfo, build_id, scx_ops_attach, scx_ops_load, scx_ops_op
 
 use bpf_skel::*;
 use scx_alps::bpf_intf::{self, alps_func_policy, alps_inv_rec, alps_stats};
-use scx_alps::learner::{FuncPolicy, Invocation, Learner};
+use scx_alps::learner::{FuncPolicy, Invocation, Learner, LearnerState};
 use scx_alps::opts::{FuncIdSource, Opts, Settings};
+use scx_alps::policy;
 use scx_alps::preflight::{self, ExitClass, classify};
 use scx_alps::sysstat::CpuUtil;
 use scx_alps::tagging::{CgroupTagger, FuncRegistry, comm_key, comm_str};
@@ -44,6 +45,73 @@ struct InvRec(alps_inv_rec);
 // pattern is a valid value.
 unsafe impl plain::Plain for InvRec {}
 
+/// What scx_alps has learned: it outlives a scheduler instance (the kernel
+/// asks for a restart on CPU hotplug) and, through `--state-file`, the
+/// process.
+struct Knowledge {
+    learner: Learner,
+    registry: FuncRegistry,
+    /// The policy last published.
+    table: Vec<FuncPolicy>,
+}
+
+impl Knowledge {
+    fn new(settings: &Settings) -> Self {
+        Self {
+            learner: Learner::new(settings.learner.clone()),
+            registry: FuncRegistry::new(),
+            table: Vec::new(),
+        }
+    }
+
+    /// Reads `path` into the learner. A missing file is a first start; an
+    /// unreadable or malformed one is reported and ignored (it is rewritten
+    /// at the next learning interval): losing learned state must not keep
+    /// the host from being scheduled.
+    fn restore(&mut self, path: &std::path::Path) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                info!("state file {} does not exist yet: starting untrained", path.display());
+                return;
+            }
+            Err(e) => {
+                warn!(
+                    "cannot read the state file {} ({e}): starting untrained",
+                    path.display()
+                );
+                return;
+            }
+        };
+        let registry = &mut self.registry;
+        let r = serde_json::from_str::<LearnerState>(&text)
+            .map_err(anyhow::Error::from)
+            .and_then(|st| self.learner.restore(&st, |n| registry.id_of(n)));
+        match r {
+            Ok(()) => info!(
+                "state file {}: {} functions, {} invocations in the window",
+                path.display(),
+                self.learner.nr_functions(),
+                self.learner.window().len()
+            ),
+            Err(e) => warn!(
+                "ignoring the state file {} ({e:#}): starting untrained; it will be rewritten",
+                path.display()
+            ),
+        }
+    }
+
+    /// Writes what the learner knows to `path` (atomically: a temporary file
+    /// renamed over it).
+    fn save(&self, path: &std::path::Path) -> Result<()> {
+        let st = self.learner.snapshot(|f| self.registry.name(f).map(String::from));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&st)?).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+        Ok(())
+    }
+}
+
 struct Scheduler<'a> {
     // Dropped first: the ring buffer must go before the skeleton's maps.
     events: libbpf_rs::RingBuffer<'static>,
@@ -53,11 +121,9 @@ struct Scheduler<'a> {
     stats_server: Option<StatsServer<(), Metrics>>,
     opts: &'a Opts,
     settings: &'a Settings,
-    learner: Learner,
-    registry: FuncRegistry,
+    known: &'a mut Knowledge,
     tagger: Option<CgroupTagger>,
     comms: HashSet<[u8; 16]>,
-    table: Vec<FuncPolicy>,
     cpu_util: CpuUtil,
     attached_at: Instant,
     records: u64,
@@ -65,12 +131,16 @@ struct Scheduler<'a> {
 }
 
 impl<'a> Scheduler<'a> {
-    fn init(opts: &'a Opts, settings: &'a Settings, open_object: &'a mut MaybeUninit<OpenObject>) -> Result<Self> {
+    fn init(
+        opts: &'a Opts,
+        settings: &'a Settings,
+        open_object: &'a mut MaybeUninit<OpenObject>,
+        known: &'a mut Knowledge,
+    ) -> Result<Self> {
         info!(
-            "{SCHEDULER_NAME} {} policy {} ranks {} on {} CPUs",
+            "{SCHEDULER_NAME} {} policy {} on {} CPUs",
             build_id::full_version(env!("CARGO_PKG_VERSION")),
             settings.learner.kind,
-            settings.learner.nr_ranks,
             settings.learner.nr_cpus
         );
         let load_err = |e: anyhow::Error| classify(ExitClass::Load, e);
@@ -82,18 +152,16 @@ impl<'a> Scheduler<'a> {
 
         skel.struct_ops.alps_ops_mut().exit_dump_len = opts.exit_dump_len;
         let rodata = skel.maps.rodata_data.as_mut().context("BPF rodata missing")?;
-        rodata.nr_ranks = settings.learner.nr_ranks;
-        rodata.neutral_rank = settings.neutral_rank;
         rodata.slice_dfl_ns = settings.slice_dfl_ns;
         rodata.slice_min_ns = settings.learner.slice_min_ns;
         rodata.slice_max_ns = settings.learner.slice_max_ns;
         rodata.min_quantum_ns = settings.min_quantum_ns;
         rodata.starvation_ns = settings.starvation_ns;
+        rodata.host_half_life_ns = settings.host_half_life_ns;
         rodata.tag_mode = match opts.func_id {
             FuncIdSource::Cgroup => bpf_intf::alps_tag_mode_ALPS_TAG_CGROUP,
             FuncIdSource::Comm => bpf_intf::alps_tag_mode_ALPS_TAG_COMM,
         };
-        rodata.demote_enabled = !opts.no_demotion;
         rodata.preempt_enabled = !opts.no_wakeup_preemption;
         rodata.loader_tgid = std::process::id();
         skel.maps
@@ -112,8 +180,8 @@ impl<'a> Scheduler<'a> {
             )))
         })?;
 
-        // Tag function cgroups before attaching, so tasks start tagged.
-        let mut registry = FuncRegistry::new();
+        // Tag function cgroups and publish what is known before attaching,
+        // so tasks start tagged and, after a restart, trained.
         let mut tagger = match opts.func_id {
             FuncIdSource::Cgroup => Some(
                 CgroupTagger::new(&opts.cgroup_root, settings.pattern.clone())
@@ -122,12 +190,12 @@ impl<'a> Scheduler<'a> {
             FuncIdSource::Comm => None,
         };
         if let Some(t) = tagger.as_mut() {
-            let delta = t.scan(&mut registry)?;
+            let delta = t.scan(&mut known.registry)?;
             Self::apply_cgroup_delta(&skel, &delta)?;
             info!(
                 "tagging by cgroup: {} cgroups of {} functions match {:?} under {}",
                 delta.added.len(),
-                registry.len(),
+                known.registry.len(),
                 settings.pattern_src,
                 opts.cgroup_root.display()
             );
@@ -137,6 +205,10 @@ impl<'a> Scheduler<'a> {
                 settings.pattern_src
             );
         }
+        if known.table.is_empty() && known.learner.nr_functions() > 0 {
+            known.table = known.learner.update(0.0);
+        }
+        Self::publish(&skel, &known.table)?;
 
         let struct_ops = scx_ops_attach!(skel, alps_ops).map_err(|e| {
             if format!("{e:#}").contains("already running") {
@@ -175,11 +247,9 @@ impl<'a> Scheduler<'a> {
             stats_server,
             opts,
             settings,
-            learner: Learner::new(settings.learner.clone()),
-            registry,
+            known,
             tagger,
             comms: HashSet::new(),
-            table: Vec::new(),
             cpu_util: CpuUtil::new(),
             attached_at: Instant::now(),
             records: 0,
@@ -210,7 +280,7 @@ impl<'a> Scheduler<'a> {
         let Some(tagger) = self.tagger.as_mut() else {
             return Ok(());
         };
-        let delta = tagger.scan(&mut self.registry)?;
+        let delta = tagger.scan(&mut self.known.registry)?;
         if !delta.is_empty() {
             debug!("cgroups: +{} -{}", delta.added.len(), delta.removed.len());
             Self::apply_cgroup_delta(&self.skel, &delta)?;
@@ -236,7 +306,7 @@ impl<'a> Scheduler<'a> {
                         let raw: Vec<u8> = rec.comm.iter().map(|&c| c as u8).collect();
                         let comm = comm_str(&raw);
                         if let Some(name) = self.settings.pattern.function_of(&comm) {
-                            func_id = self.registry.id_of(name)?;
+                            func_id = self.known.registry.id_of(name)?;
                             let key = comm_key(&comm);
                             if self.comms.insert(key) {
                                 self.skel
@@ -250,7 +320,7 @@ impl<'a> Scheduler<'a> {
                     }
                 }
             }
-            self.learner.observe(Invocation {
+            self.known.learner.observe(Invocation {
                 func_id,
                 start_ns: rec.start_ns,
                 end_ns: rec.end_ns,
@@ -267,18 +337,10 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
-    /// One learner update: train on the window and publish the policy.
-    fn learn(&mut self) -> Result<()> {
-        let util = self.cpu_util.sample();
-        let table = self.learner.update(util);
-        let t0 = Instant::now();
-        for f in &table {
-            let val = alps_func_policy {
-                rank: f.rank,
-                valid: 1,
-                slice_ns: f.slice_ns,
-                expect_ns: f.expect_ns,
-            };
+    /// Writes `table` into the func_policy map.
+    fn publish(skel: &BpfSkel<'_>, table: &[FuncPolicy]) -> Result<()> {
+        for f in table {
+            let val = policy::bpf_policy(f);
             // SAFETY: alps_func_policy is a plain C struct; viewing it as
             // bytes for the map update is sound.
             let bytes = unsafe {
@@ -287,32 +349,48 @@ impl<'a> Scheduler<'a> {
                     std::mem::size_of::<alps_func_policy>(),
                 )
             };
-            self.skel
-                .maps
+            skel.maps
                 .func_policy
                 .update(&f.func_id.to_ne_bytes(), bytes, MapFlags::ANY)
                 .context("cannot publish the learned policy")?;
         }
+        Ok(())
+    }
+
+    /// One learner update: train, publish the policy, save the state.
+    fn learn(&mut self) -> Result<()> {
+        let util = self.cpu_util.sample();
+        let table = self.known.learner.update(util);
+        let t0 = Instant::now();
+        Self::publish(&self.skel, &table)?;
         self.push_last_ns = t0.elapsed().as_nanos() as u64;
 
-        let summary = |t: &[FuncPolicy]| -> BTreeMap<u32, (u32, u64)> {
-            t.iter().map(|f| (f.func_id, (f.rank, f.slice_ns / 100_000))).collect()
+        let summary = |t: &[FuncPolicy]| -> BTreeMap<u32, (u32, u64, u32)> {
+            t.iter()
+                .map(|f| (f.func_id, (f.level, f.slice_ns / 100_000, f.flags)))
+                .collect()
         };
-        if summary(&table) != summary(&self.table) && !table.is_empty() {
+        if summary(&table) != summary(&self.known.table) && !table.is_empty() {
             let line: Vec<String> = table
                 .iter()
                 .map(|f| {
                     format!(
-                        "{} r{} {:.1}ms",
-                        self.registry.name(f.func_id).unwrap_or("?"),
-                        f.rank,
-                        f.slice_ns as f64 / 1e6
+                        "{} L{} ({:.1}ms{})",
+                        self.known.registry.name(f.func_id).unwrap_or("?"),
+                        f.level,
+                        f.rank_ns as f64 / 1e6,
+                        if f.io_bound() { ", io" } else { "" }
                     )
                 })
                 .collect();
             info!("policy (util {util:.0}%): {}", line.join(", "));
         }
-        self.table = table;
+        self.known.table = table;
+        if let Some(path) = &self.opts.state_file
+            && let Err(e) = self.known.save(path)
+        {
+            warn!("{e:#}");
+        }
         Ok(())
     }
 
@@ -334,6 +412,7 @@ impl<'a> Scheduler<'a> {
                 sum.nr_preempt_kicks[r] += s.nr_preempt_kicks[r];
                 sum.nr_guard_promotions[r] += s.nr_guard_promotions[r];
             }
+            sum.nr_host_enqueued += s.nr_host_enqueued;
             sum.nr_direct += s.nr_direct;
             sum.nr_kept += s.nr_kept;
             sum.nr_guard_dispatched += s.nr_guard_dispatched;
@@ -369,9 +448,7 @@ impl<'a> Scheduler<'a> {
     fn metrics(&self) -> Metrics {
         let s = self.read_stats();
         let q = self.queue_depths();
-        let cost = self.learner.cost();
-        let nr_ranks = self.settings.learner.nr_ranks;
-        let neutral = self.settings.neutral_rank;
+        let cost = self.known.learner.cost();
         Metrics {
             policy: self.settings.learner.kind.to_string(),
             uptime_s: self.attached_at.elapsed().as_secs_f64(),
@@ -380,6 +457,7 @@ impl<'a> Scheduler<'a> {
             nr_rb_drops: s.nr_rb_drops,
             nr_direct: s.nr_direct,
             nr_kept: s.nr_kept,
+            nr_host_enqueued: s.nr_host_enqueued,
             nr_demotions: s.nr_demotions,
             nr_preempt_kicks: s.nr_preempt_kicks.iter().sum(),
             nr_throttled: s.nr_throttled,
@@ -397,21 +475,16 @@ impl<'a> Scheduler<'a> {
             learner_mean_us: cost.mean_ns as f64 / 1e3,
             learner_max_us: cost.max_ns as f64 / 1e3,
             push_last_us: self.push_last_ns as f64 / 1e3,
-            window_len: self.learner.window().len() as u64,
-            nr_functions: self.registry.len() as u64,
+            window_len: self.known.learner.window().len() as u64,
+            nr_functions: self.known.registry.len() as u64,
             nr_cgroups: self.skel.maps.cgrp_func.keys().count() as u64,
             nr_tasks: s.nr_task_inits.saturating_sub(s.nr_task_exits),
-            levels: (0..=nr_ranks)
+            levels: (0..policy::NR_LEVELS)
                 .map(|l| {
                     let i = l as usize;
-                    let label = if l == neutral {
-                        "neutral".to_string()
-                    } else {
-                        format!("rank {}", if l < neutral { l } else { l - 1 })
-                    };
                     LevelMetrics {
                         level: l,
-                        label,
+                        from_ms: policy::level_floor_ns(l) as f64 / 1e6,
                         queued: q.get(i).copied().unwrap_or(0) as i64,
                         enqueued: s.nr_enqueued[i],
                         dispatched: s.nr_dispatched[i],
@@ -422,12 +495,15 @@ impl<'a> Scheduler<'a> {
                 })
                 .collect(),
             functions: self
+                .known
                 .table
                 .iter()
                 .map(|f| FuncMetrics {
-                    name: self.registry.name(f.func_id).unwrap_or("?").to_string(),
+                    name: self.known.registry.name(f.func_id).unwrap_or("?").to_string(),
                     func_id: f.func_id,
-                    rank: f.rank,
+                    level: f.level,
+                    rank_ms: f.rank_ns as f64 / 1e6,
+                    steps: f.steps.len() as u32,
                     slice_ms: f.slice_ns as f64 / 1e6,
                     expect_ms: f.expect_ns as f64 / 1e6,
                     mu_ms: f.mu_ns / 1e6,
@@ -435,7 +511,7 @@ impl<'a> Scheduler<'a> {
                     cpu_ms: f.cpu_mean_ns / 1e6,
                     blocked_pct: 100.0 * f.blocked_frac,
                     sleeps: f.sleeps_per_inv,
-                    penalty: f.penalty,
+                    io_bound: f.io_bound() as u32,
                     samples: f.samples as u64,
                 })
                 .collect(),
@@ -483,8 +559,8 @@ impl<'a> Scheduler<'a> {
             "detaching after {:.1}s: {} invocations learned, {} learner updates (mean {:.0}us)",
             self.attached_at.elapsed().as_secs_f64(),
             self.records,
-            self.learner.cost().updates,
-            self.learner.cost().mean_ns as f64 / 1e3
+            self.known.learner.cost().updates,
+            self.known.learner.cost().mean_ns as f64 / 1e3
         );
         let _ = self.struct_ops.take();
         uei_report!(&self.skel, uei)
@@ -535,12 +611,22 @@ fn run_scheduler(opts: &Opts, settings: &Settings, shutdown: Arc<AtomicBool>) ->
         });
     }
 
+    let mut known = Knowledge::new(settings);
+    if let Some(path) = &opts.state_file {
+        known.restore(path);
+    }
     let mut restarts: Vec<Instant> = Vec::new();
     let mut open_object = MaybeUninit::uninit();
     loop {
-        let mut sched = Scheduler::init(opts, settings, &mut open_object)?;
-        let uei = sched.run(shutdown.clone())?;
+        let mut sched = Scheduler::init(opts, settings, &mut open_object, &mut known)?;
+        let uei = sched.run(shutdown.clone());
         drop(sched);
+        if let Some(path) = &opts.state_file
+            && let Err(e) = known.save(path)
+        {
+            warn!("{e:#}");
+        }
+        let uei = uei?;
         if !uei.should_restart() || shutdown.load(Ordering::Relaxed) {
             return Ok(());
         }

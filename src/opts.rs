@@ -5,14 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Parser;
 
-use crate::learner::{LearnerConfig, OrderKey, PolicyKind};
+use crate::learner::{LearnerConfig, PolicyKind};
 use crate::tagging::{DEFAULT_CGROUP_PATTERN, DEFAULT_COMM_PATTERN, FuncPattern};
 
 const US: u64 = 1_000;
 const MS: u64 = 1_000_000;
-
-/// Largest --ranks value (number of priority DSQs the BPF side has room for).
-pub const MAX_RANKS: u32 = crate::bpf_intf::alps_consts_ALPS_MAX_RANKS;
 
 /// The kernel's sched_ext watchdog timeout we register (ops.timeout_ms).
 pub const WATCHDOG_MS: u64 = 5000;
@@ -23,9 +20,9 @@ pub const WATCHDOG_MS: u64 = 5000;
 /// in the simulator, 2 ms kept most of the I/O-only scenario's gain.
 pub const DEFAULT_MIN_QUANTUM_US: u64 = 2000;
 
-/// Default `--io-penalty` of `--policy alps-io` (README, "Choosing the
-/// alps-io defaults").
-pub const DEFAULT_IO_PENALTY: f64 = 0.1;
+/// Default `--host-half-life-ms`: how fast the recent CPU of work that
+/// belongs to no function fades while it sleeps, ms.
+pub const DEFAULT_HOST_HALF_LIFE_MS: u64 = 10;
 
 /// How a task is mapped to its function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -50,21 +47,8 @@ pub struct Opts {
     #[arg(long, value_enum, default_value_t = PolicyKind::AlpsIo)]
     pub policy: PolicyKind,
 
-    /// What functions are ranked by: ALPS's mean simulated SRPT stint, or
-    /// the mean CPU per invocation [default: stint for alps, demand for alps-io].
-    #[arg(long, value_enum)]
-    pub order: Option<OrderKey>,
-
-    /// Number of priority ranks (DSQs), 1..=16.
-    #[arg(long, default_value_t = 8)]
-    pub ranks: u32,
-
-    /// Rank of tasks of no known or not yet learned function
-    /// [default: ranks / 2].
-    #[arg(long)]
-    pub neutral_rank: Option<u32>,
-
-    /// Time slice until a function is learned, and for unknown tasks, us.
+    /// Shortest slice of a task placed by attained service (unknown
+    /// functions, work of no function); deeper levels get longer ones, us.
     #[arg(long, default_value_t = 8000)]
     pub slice_us: u64,
 
@@ -79,6 +63,10 @@ pub struct Opts {
     /// Invocations kept in the learner's sliding window (ALPS: 100).
     #[arg(long, default_value_t = 100)]
     pub window: usize,
+
+    /// alps-io: invocations kept per function to learn its size distribution.
+    #[arg(long, default_value_t = 64)]
+    pub history: usize,
 
     /// Interval between learner updates, ms (ALPS: about 10 s).
     #[arg(long, default_value_t = 10_000)]
@@ -104,26 +92,34 @@ pub struct Opts {
     #[arg(long, default_value_t = 50.0)]
     pub theta: f64,
 
-    /// alps-io only: weight (0..=1) of a function's blocked-time fraction in
-    /// its rank; 1 orders I/O-bound functions by wall-clock length [default: 0.1].
+    /// alps-io only: learn from CPU time alone, ignoring blocked time and
+    /// sleeps (an ablation: no function is treated as I/O-bound).
     #[arg(long)]
-    pub io_penalty: Option<f64>,
+    pub no_io_signals: bool,
 
-    /// alps-io only: time a running task keeps the CPU before a wake-up may
-    /// preempt it, us [default: 2000].
+    /// alps-io only: time a running task keeps the CPU before a wake-up of an
+    /// I/O-bound function (or a better task found at a tick) may preempt it,
+    /// us [default: 2000].
     #[arg(long)]
     pub min_quantum_us: Option<u64>,
 
     /// Bound on any task's runnable wait, ms; the starvation guard serves a
-    /// task once it has waited a quarter of it. Must stay below the 5 s sched_ext watchdog.
+    /// task once it has waited half of it. Must stay below the 5 s sched_ext watchdog.
     #[arg(long, default_value_t = 1000)]
     pub starvation_ms: u64,
 
-    /// Do not demote tasks that outrun their function's expected CPU time.
-    #[arg(long)]
-    pub no_demotion: bool,
+    /// Half-life of the recent CPU of work that belongs to no function while
+    /// it sleeps, ms: that work is placed by its recent CPU.
+    #[arg(long, default_value_t = DEFAULT_HOST_HALF_LIFE_MS)]
+    pub host_half_life_ms: u64,
 
-    /// Do not kick CPUs on wake-up (ranks still order the queues).
+    /// Keep what the learner knows in this file (JSON): read at start, so a
+    /// restarted service starts trained, written every learning interval
+    /// and at exit. An unreadable file is reported and replaced.
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+
+    /// Do not kick CPUs on wake-up (levels still order the queues).
     #[arg(long)]
     pub no_wakeup_preemption: bool,
 
@@ -185,14 +181,14 @@ pub struct Opts {
 pub struct Settings {
     /// Learner parameters.
     pub learner: LearnerConfig,
-    /// Rank of unknown and unlearned tasks.
-    pub neutral_rank: u32,
-    /// Default slice, ns.
+    /// Shortest slice of tasks placed by attained service, ns.
     pub slice_dfl_ns: u64,
-    /// Minimum quantum before wake-up preemption, ns (0 = off).
+    /// Minimum quantum before a throttled preemption, ns (0 = off).
     pub min_quantum_ns: u64,
     /// Bound on runnable waits, ns.
     pub starvation_ns: u64,
+    /// Half-life of host work's recent CPU while asleep, ns.
+    pub host_half_life_ns: u64,
     /// The compiled function pattern.
     pub pattern: FuncPattern,
     /// The pattern's source text.
@@ -218,16 +214,6 @@ impl Opts {
     ///
     /// Errors name the offending flag, the accepted range and the value given.
     pub fn settings(&self, nr_cpus: usize) -> Result<Settings> {
-        if self.ranks == 0 || self.ranks > MAX_RANKS {
-            bail!("--ranks must be in 1..={MAX_RANKS}, got {}", self.ranks);
-        }
-        let neutral_rank = self.neutral_rank.unwrap_or(self.ranks / 2);
-        if neutral_rank >= self.ranks {
-            bail!(
-                "--neutral-rank must be below --ranks ({}), got {neutral_rank}",
-                self.ranks
-            );
-        }
         if self.slice_min_us == 0 {
             bail!("--slice-min-us must be at least 1");
         }
@@ -255,6 +241,15 @@ impl Opts {
         if self.window < 2 || self.window > 1_000_000 {
             bail!("--window must be in 2..=1000000 invocations, got {}", self.window);
         }
+        if self.history < 1 || self.history > 4096 {
+            bail!("--history must be in 1..=4096 invocations, got {}", self.history);
+        }
+        if self.host_half_life_ms < 1 || self.host_half_life_ms > 60_000 {
+            bail!(
+                "--host-half-life-ms must be in 1..=60000, got {}",
+                self.host_half_life_ms
+            );
+        }
         if self.learn_interval_ms < 100 || self.learn_interval_ms > 3_600_000 {
             bail!(
                 "--learn-interval-ms must be in 100..=3600000, got {}",
@@ -279,12 +274,8 @@ impl Opts {
             bail!("--theta must be a percentage in [0, 100], got {}", self.theta);
         }
         let io = self.policy == PolicyKind::AlpsIo;
-        if !io && (self.io_penalty.is_some() || self.min_quantum_us.is_some()) {
-            bail!("--io-penalty and --min-quantum-us belong to --policy alps-io; --policy alps has neither");
-        }
-        let io_penalty = self.io_penalty.unwrap_or(DEFAULT_IO_PENALTY);
-        if !io_penalty.is_finite() || !(0.0..=1.0).contains(&io_penalty) {
-            bail!("--io-penalty must be in [0, 1], got {io_penalty}");
+        if !io && (self.no_io_signals || self.min_quantum_us.is_some()) {
+            bail!("--no-io-signals and --min-quantum-us belong to --policy alps-io; --policy alps has neither");
         }
         let min_quantum_us = if io {
             self.min_quantum_us.unwrap_or(DEFAULT_MIN_QUANTUM_US)
@@ -309,6 +300,18 @@ impl Opts {
                 self.ringbuf_kb
             );
         }
+        if let Some(p) = &self.state_file {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            if !dir.is_dir() || p.is_dir() {
+                bail!(
+                    "--state-file {}: needs a file in an existing directory (it is created at the first learning interval)",
+                    p.display()
+                );
+            }
+        }
         check_interval("--stats", self.stats)?;
         check_interval("--monitor", self.monitor)?;
         let pattern_src = self.func_pattern.clone().unwrap_or_else(|| {
@@ -326,14 +329,10 @@ impl Opts {
             );
         }
 
-        let order = self
-            .order
-            .unwrap_or(if io { OrderKey::Demand } else { OrderKey::Stint });
         let learner = LearnerConfig {
             kind: self.policy,
-            order,
-            nr_ranks: self.ranks,
             window: self.window,
+            history: self.history,
             nr_cpus: nr_cpus.max(1),
             quantum_ns: self.quantum_us * US,
             alpha: self.alpha,
@@ -342,15 +341,15 @@ impl Opts {
             theta_pct: self.theta,
             slice_min_ns: self.slice_min_us * US,
             slice_max_ns: self.slice_max_us * US,
-            io_penalty: if io { io_penalty } else { 0.0 },
+            io_signals: io && !self.no_io_signals,
             ..LearnerConfig::default()
         };
         Ok(Settings {
             learner,
-            neutral_rank,
             slice_dfl_ns: self.slice_us * US,
             min_quantum_ns: min_quantum_us * US,
             starvation_ns: self.starvation_ms * MS,
+            host_half_life_ns: self.host_half_life_ms * MS,
             pattern,
             pattern_src,
             learn_interval_ms: self.learn_interval_ms,
@@ -384,10 +383,10 @@ mod tests {
             (1.0, 1.0, 1.0, 50.0)
         );
         assert_eq!(s.learner.nr_cpus, 16);
-        assert_eq!(s.learner.io_penalty, DEFAULT_IO_PENALTY);
-        assert_eq!(s.learner.order, OrderKey::Demand);
+        assert!(s.learner.io_signals);
+        assert_eq!(s.learner.history, 64);
         assert_eq!(s.min_quantum_ns, 2 * MS);
-        assert_eq!(s.neutral_rank, 4);
+        assert_eq!(s.host_half_life_ns, DEFAULT_HOST_HALF_LIFE_MS * MS);
         assert_eq!(s.starvation_ns, 1000 * MS);
         assert_eq!(s.pattern_src, DEFAULT_CGROUP_PATTERN);
         assert_eq!(s.learn_interval_ms, 10_000);
@@ -397,9 +396,8 @@ mod tests {
     fn plain_alps_has_neither_penalty_nor_quantum() {
         let s = parse(&["--policy", "alps"]).unwrap().settings(2).unwrap();
         assert_eq!(s.min_quantum_ns, 0);
-        assert_eq!(s.learner.io_penalty, 0.0);
+        assert!(!s.learner.io_signals);
         assert_eq!(s.learner.kind, PolicyKind::Alps);
-        assert_eq!(s.learner.order, OrderKey::Stint);
         let err = settings_err(&["--policy", "alps", "--min-quantum-us", "100"]);
         assert!(err.contains("alps-io"), "{err}");
     }
@@ -414,7 +412,9 @@ mod tests {
     #[test]
     fn unknown_flags_and_values_are_clap_errors() {
         assert!(parse(&["--policy", "cfs"]).is_err());
-        assert!(parse(&["--ranks", "many"]).is_err());
+        assert!(parse(&["--history", "many"]).is_err());
+        // Flags of the rank-position design are gone.
+        assert!(parse(&["--ranks", "8"]).is_err());
         assert!(parse(&["--frobnicate"]).is_err());
         assert!(parse(&["--func-id", "pid"]).is_err());
         assert!(parse(&["--slice-us", "-5"]).is_err());
@@ -423,9 +423,9 @@ mod tests {
     #[test]
     fn out_of_range_values_name_the_flag() {
         for (args, flag) in [
-            (&["--ranks", "0"][..], "--ranks"),
-            (&["--ranks", "17"][..], "--ranks"),
-            (&["--neutral-rank", "8"][..], "--neutral-rank"),
+            (&["--history", "0"][..], "--history"),
+            (&["--host-half-life-ms", "0"][..], "--host-half-life-ms"),
+            (&["--policy", "alps", "--no-io-signals"][..], "alps-io"),
             (&["--slice-us", "100"][..], "--slice-us"),
             (&["--slice-min-us", "0"][..], "--slice-min-us"),
             (&["--slice-min-us", "300000"][..], "--slice-min-us"),
@@ -439,7 +439,6 @@ mod tests {
             (&["--alpha", "NaN"][..], "--alpha"),
             (&["--beta=-1"][..], "--beta"),
             (&["--theta", "101"][..], "--theta"),
-            (&["--io-penalty", "2"][..], "--io-penalty"),
             (&["--min-quantum-us", "2000000"][..], "--min-quantum-us"),
             (&["--starvation-ms", "5000"][..], "--starvation-ms"),
             (&["--starvation-ms", "1"][..], "--starvation-ms"),
@@ -450,6 +449,8 @@ mod tests {
             (&["--quantum-us", "0"][..], "--quantum-us"),
             (&["--tag-interval-ms", "1"][..], "--tag-interval-ms"),
             (&["--cgroup-root", "/nonexistent/cgroup"][..], "--cgroup-root"),
+            (&["--state-file", "/nonexistent/dir/state.json"][..], "--state-file"),
+            (&["--state-file", "/"][..], "--state-file"),
         ] {
             let err = settings_err(args);
             assert!(err.contains(flag), "{args:?}: {err}");

@@ -1,157 +1,327 @@
 //! The scheduler's enforcement rules, as the kernel runs them.
 //!
-//! `include/policy.h` holds the rules the BPF program applies on every
-//! enqueue, dispatch and tick (demotion, wake-up preemption, the starvation
-//! guard, slice clamping). The build compiles the same header for the host
-//! (`src/policy_host.c`); these safe wrappers call that object code, so unit
-//! tests and the simulator exercise exactly what runs in the kernel.
+//! `include/policy.h` holds every decision the BPF program makes on enqueue,
+//! dispatch and tick: the level of a task (learned schedule, least attained
+//! service, misprediction fallback), its slice, its queue key, the preemption
+//! victim, keep-prev, the starvation guard. The build compiles the same header
+//! for the host (`src/policy_host.c`); these safe wrappers call that object
+//! code, so unit tests and the simulator exercise exactly what runs in the
+//! kernel. [`bpf_policy`] turns a learned [`FuncPolicy`] into the map value the
+//! BPF program reads; the loader and the simulator both use it.
 //!
-//! All times are in nanoseconds; rank 0 is the highest priority.
+//! All times are in nanoseconds; level 0 is served first.
+
+use crate::bpf_intf::{alps_func_policy, alps_sched_step};
+use crate::learner::FuncPolicy;
 
 unsafe extern "C" {
-    fn alps_host_demoted_rank(base: u32, attained_ns: u64, expect_ns: u64, nr_ranks: u32) -> u32;
-    fn alps_host_should_preempt(waker_rank: u32, victim_rank: u32, victim_ran_ns: u64, min_quantum_ns: u64) -> bool;
-    fn alps_host_level(learned: bool, rank: u32, neutral: u32, nr_ranks: u32) -> u32;
+    fn alps_host_size_level(r_ns: u64) -> u32;
+    fn alps_host_level_floor_ns(level: u32) -> u64;
+    fn alps_host_task_level(pol: *const alps_func_policy, attained_ns: u64, past: *mut bool) -> u32;
+    fn alps_host_task_slice(pol: *const alps_func_policy, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
+    fn alps_host_decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64;
+    fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, guard_at_ns: u64, runnable_at_ns: u64) -> u64;
+    fn alps_host_victim_better(
+        waker_level: u32,
+        level: u32,
+        started_ns: u64,
+        have_best: bool,
+        best_level: u32,
+        best_started_ns: u64,
+    ) -> bool;
+    fn alps_host_should_preempt(waker_level: u32, victim_level: u32, victim_ran_ns: u64, min_quantum_ns: u64) -> bool;
+    fn alps_host_tick_preempt(stint_ns: u64, min_quantum_ns: u64, better_waiting: bool, starving: bool) -> bool;
+    fn alps_host_keep_prev(prev_level: u32, scan_level: u32) -> bool;
+    fn alps_host_guard_threshold(bound_ns: u64) -> u64;
     fn alps_host_guard_interval(bound_ns: u64) -> u64;
     fn alps_host_is_starving(waited_ns: u64, threshold_ns: u64) -> bool;
-    fn alps_host_guard_threshold(bound_ns: u64) -> u64;
-    fn alps_host_keep_prev(prev_rank: u32, scan_rank: u32) -> bool;
-    fn alps_host_clamp_slice(slice_ns: u64, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
 }
 
-/// Rank marking "no sched_ext task on this CPU" (never preempted by us).
-pub const RANK_NONE: u32 = crate::bpf_intf::alps_consts_ALPS_RANK_NONE;
+/// Number of queue levels (DSQs).
+pub const NR_LEVELS: u32 = crate::bpf_intf::alps_consts_ALPS_NR_LEVELS;
 
-/// Rank after demotion: `base` until `attained_ns` exceeds `expect_ns`, then
-/// one rank lower, and one more per further doubling; capped at
-/// `nr_ranks - 1`. `expect_ns == 0` disables demotion.
-pub fn demoted_rank(base: u32, attained_ns: u64, expect_ns: u64, nr_ranks: u32) -> u32 {
-    // SAFETY: pure function over integers, no pointers.
-    unsafe { alps_host_demoted_rank(base, attained_ns, expect_ns, nr_ranks) }
+/// Steps a learned level schedule may have.
+pub const SCHED_STEPS: usize = crate::bpf_intf::alps_consts_ALPS_SCHED_STEPS as usize;
+
+/// Level marking "no sched_ext task on this CPU" (never preempted by us).
+pub const LEVEL_NONE: u32 = crate::bpf_intf::alps_consts_ALPS_LEVEL_NONE;
+
+/// Policy flag: the function is I/O-bound; its wake-ups wait for the
+/// victim's minimum quantum.
+pub const POL_IO_BOUND: u32 = crate::bpf_intf::alps_policy_flags_ALPS_POL_IO_BOUND;
+
+/// Level of rank size `r_ns` (half-octave buckets from 0.5 ms).
+pub fn size_level(r_ns: u64) -> u32 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_size_level(r_ns) }
 }
 
-/// Queue level of a task: learned rank `rank` sits at level `rank` below
-/// `neutral` and `rank + 1` from it on; unlearned tasks (`learned == false`)
-/// sit at level `neutral`. There are `nr_ranks + 1` levels.
-pub fn level(learned: bool, rank: u32, neutral: u32, nr_ranks: u32) -> u32 {
-    // SAFETY: pure function over integers, no pointers.
-    unsafe { alps_host_level(learned, rank, neutral, nr_ranks) }
+/// Smallest rank size of `level`, ns.
+pub fn level_floor_ns(level: u32) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_level_floor_ns(level) }
 }
 
-/// Period of the starvation guard's queue scan for a bound `bound_ns`.
-pub fn guard_interval(bound_ns: u64) -> u64 {
-    // SAFETY: pure function over integers, no pointers.
-    unsafe { alps_host_guard_interval(bound_ns) }
+/// Level of a task after `attained_ns` of CPU under its function's policy
+/// (`None`: nothing learned, least attained service). The flag is true when
+/// the task has outgrown its learned schedule (a misprediction).
+pub fn task_level(pol: Option<&alps_func_policy>, attained_ns: u64) -> (u32, bool) {
+    let mut past = false;
+    let p = pol.map_or(std::ptr::null(), |p| p as *const _);
+    // SAFETY: `p` is null or points to a live alps_func_policy for the call;
+    // `past` is a valid out-pointer.
+    let level = unsafe { alps_host_task_level(p, attained_ns, &mut past) };
+    (level, past)
 }
 
-/// Whether a waking task of rank `waker_rank` preempts a running task of rank
-/// `victim_rank` that has run `victim_ran_ns` of its stint: only a strictly
-/// better rank does, and only once the victim has had `min_quantum_ns`.
-pub fn should_preempt(waker_rank: u32, victim_rank: u32, victim_ran_ns: u64, min_quantum_ns: u64) -> bool {
-    // SAFETY: pure function over integers, no pointers.
-    unsafe { alps_host_should_preempt(waker_rank, victim_rank, victim_ran_ns, min_quantum_ns) }
+/// Slice of a task at `level` under `pol`, clamped to `[min_ns, max_ns]`.
+pub fn task_slice(pol: Option<&alps_func_policy>, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64 {
+    let p = pol.map_or(std::ptr::null(), |p| p as *const _);
+    // SAFETY: `p` is null or points to a live alps_func_policy for the call.
+    unsafe { alps_host_task_slice(p, level, dflt_ns, min_ns, max_ns) }
 }
 
-/// Whether a task runnable for `waited_ns` is starving against `threshold_ns`
-/// (0 disables the guard).
-pub fn is_starving(waited_ns: u64, threshold_ns: u64) -> bool {
-    // SAFETY: pure function over integers, no pointers.
-    unsafe { alps_host_is_starving(waited_ns, threshold_ns) }
+/// Recent CPU `recent_ns` of a task of no function after a sleep of
+/// `slept_ns`: halved per `half_life_ns`.
+pub fn decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_decay(recent_ns, slept_ns, half_life_ns) }
 }
 
-/// Age at which the guard serves a task, for a user bound `bound_ns` on the
-/// runnable wait (`--starvation-ms`).
+/// FIFO key of a task inside its level.
+pub fn queue_key(is_func: bool, inv_start_ns: u64, guard_at_ns: u64, runnable_at_ns: u64) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_queue_key(is_func, inv_start_ns, guard_at_ns, runnable_at_ns) }
+}
+
+/// Whether a CPU running `level` since `started_ns` is a better preemption
+/// victim for a waker of `waker_level` than `best` (level, stint start).
+pub fn victim_better(waker_level: u32, level: u32, started_ns: u64, best: Option<(u32, u64)>) -> bool {
+    let (have, bl, bs) = best.map_or((false, 0, 0), |(l, s)| (true, l, s));
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_victim_better(waker_level, level, started_ns, have, bl, bs) }
+}
+
+/// Whether a waker of `waker_level` preempts a victim at `victim_level`
+/// that has run `victim_ran_ns` of its stint.
+pub fn should_preempt(waker_level: u32, victim_level: u32, victim_ran_ns: u64, min_quantum_ns: u64) -> bool {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_should_preempt(waker_level, victim_level, victim_ran_ns, min_quantum_ns) }
+}
+
+/// Whether a tick ends the running task's stint.
+pub fn tick_preempt(stint_ns: u64, min_quantum_ns: u64, better_waiting: bool, starving: bool) -> bool {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_tick_preempt(stint_ns, min_quantum_ns, better_waiting, starving) }
+}
+
+/// In dispatch, scanning levels upwards from 0: whether the still-runnable
+/// previous task (level `prev_level`) keeps the CPU rather than taking a task
+/// from `scan_level`.
+pub fn keep_prev(prev_level: u32, scan_level: u32) -> bool {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_keep_prev(prev_level, scan_level) }
+}
+
+/// Wait after which the guard serves a task, for the bound `bound_ns`
+/// (`--starvation-ms`).
 pub fn guard_threshold(bound_ns: u64) -> u64 {
-    // SAFETY: pure function over integers, no pointers.
+    // SAFETY: pure function over integers.
     unsafe { alps_host_guard_threshold(bound_ns) }
 }
 
-/// In dispatch, scanning ranks upwards from 0: whether the still-runnable
-/// previous task (rank `prev_rank`) keeps the CPU rather than taking a task
-/// from `scan_rank`.
-pub fn keep_prev(prev_rank: u32, scan_rank: u32) -> bool {
-    // SAFETY: pure function over integers, no pointers.
-    unsafe { alps_host_keep_prev(prev_rank, scan_rank) }
+/// Period of the guard's queue scan for the bound `bound_ns`.
+pub fn guard_interval(bound_ns: u64) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_guard_interval(bound_ns) }
 }
 
-/// The slice a task gets: learned `slice_ns` (0 = not learned, use `dflt_ns`)
-/// clamped to `[min_ns, max_ns]` (`max_ns == 0`: no cap).
-pub fn clamp_slice(slice_ns: u64, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64 {
-    // SAFETY: pure function over integers, no pointers.
-    unsafe { alps_host_clamp_slice(slice_ns, dflt_ns, min_ns, max_ns) }
+/// Whether a task runnable for `waited_ns` is starving against `threshold_ns`.
+pub fn is_starving(waited_ns: u64, threshold_ns: u64) -> bool {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_is_starving(waited_ns, threshold_ns) }
+}
+
+/// The func_policy map value of a learned function: its level schedule
+/// (at most [`SCHED_STEPS`] steps; the learner never makes more), flags and
+/// slice.
+pub fn bpf_policy(f: &FuncPolicy) -> alps_func_policy {
+    let mut v = alps_func_policy {
+        valid: 1,
+        nr_steps: f.steps.len().min(SCHED_STEPS) as u32,
+        flags: f.flags,
+        slice_ns: f.slice_ns,
+        ..Default::default()
+    };
+    for (dst, s) in v.steps.iter_mut().zip(&f.steps) {
+        *dst = alps_sched_step {
+            until_ns: s.until_ns,
+            target_ns: s.target_ns,
+            mult_q8: s.mult_q8,
+            pad: 0,
+        };
+    }
+    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learner::Step;
 
     const MS: u64 = 1_000_000;
 
-    #[test]
-    fn demotion_starts_past_expectation_and_deepens_per_doubling() {
-        assert_eq!(demoted_rank(1, 5 * MS, 10 * MS, 8), 1);
-        assert_eq!(demoted_rank(1, 10 * MS, 10 * MS, 8), 1);
-        assert_eq!(demoted_rank(1, 11 * MS, 10 * MS, 8), 2);
-        assert_eq!(demoted_rank(1, 20 * MS, 10 * MS, 8), 3);
-        assert_eq!(demoted_rank(1, 39 * MS, 10 * MS, 8), 3);
-        assert_eq!(demoted_rank(1, 40 * MS, 10 * MS, 8), 4);
-        // Capped at the last rank, never beyond.
-        assert_eq!(demoted_rank(1, 10_000 * MS, 10 * MS, 8), 7);
-        assert_eq!(demoted_rank(6, u64::MAX, 1, 8), 7);
-        // No expectation: no demotion. Out-of-range base is clamped.
-        assert_eq!(demoted_rank(2, 10_000 * MS, 0, 8), 2);
-        assert_eq!(demoted_rank(12, 0, 0, 8), 7);
+    fn pol(steps: &[Step]) -> alps_func_policy {
+        bpf_policy(&FuncPolicy {
+            steps: steps.to_vec(),
+            ..FuncPolicy::default()
+        })
     }
 
     #[test]
-    fn preemption_needs_a_strictly_better_rank_and_the_quantum() {
+    fn size_levels_are_half_octaves_from_half_a_millisecond() {
+        let at = |ms: f64| size_level((ms * MS as f64) as u64);
+        assert_eq!(at(0.0), 0);
+        assert_eq!(at(0.49), 0);
+        assert_eq!(at(0.5), 1);
+        assert_eq!(at(0.99), 1);
+        assert_eq!(at(1.0), 2);
+        assert_eq!(at(1.5), 3);
+        assert_eq!(at(2.0), 4);
+        assert_eq!(at(3.0), 5);
+        assert_eq!(at(4.0), 6);
+        // The mixed scenario at 2 CPUs: 38, 62 and 100 ms land on different levels.
+        assert_eq!((at(38.0), at(62.0), at(100.0)), (12, 13, 15));
+        assert_eq!(size_level(u64::MAX), NR_LEVELS - 1);
+        // Floors invert the scale.
+        for l in 0..NR_LEVELS {
+            assert_eq!(size_level(level_floor_ns(l)), l, "level {l}");
+            if l > 0 {
+                assert_eq!(size_level(level_floor_ns(l) - 1), l - 1, "level {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn unlearned_tasks_sink_by_attained_service() {
+        assert_eq!(task_level(None, 0), (0, false));
+        assert_eq!(task_level(None, 10 * MS), (size_level(10 * MS), false));
+        // An invalid map entry counts as nothing learned.
+        let mut p = pol(&[Step::constant(100 * MS, 5 * MS)]);
+        p.valid = 0;
+        assert_eq!(task_level(Some(&p), 50 * MS).0, size_level(50 * MS));
+    }
+
+    #[test]
+    fn learned_schedules_follow_their_steps_then_fall_back_to_las() {
+        // ALPS: constant rank size mu = 20 ms until the expectation 60 ms.
+        let p = pol(&[Step::constant(60 * MS, 20 * MS)]);
+        assert_eq!(task_level(Some(&p), 0), (size_level(20 * MS), false));
+        assert_eq!(task_level(Some(&p), 59 * MS), (size_level(20 * MS), false));
+        assert_eq!(task_level(Some(&p), 61 * MS), (size_level(61 * MS), true));
+        // Never above the last step's level: a wrong prediction only sinks.
+        let p = pol(&[Step::constant(MS, 400 * MS)]);
+        assert_eq!(task_level(Some(&p), 2 * MS), (size_level(400 * MS), true));
+        // SRPT: a 100 ms function's rank size is what it still needs.
+        let p = pol(&[Step::linear(100 * MS, 100 * MS, 256)]);
+        assert_eq!(task_level(Some(&p), 0).0, size_level(100 * MS));
+        assert_eq!(task_level(Some(&p), 90 * MS).0, size_level(10 * MS));
+        assert_eq!(task_level(Some(&p), 99_800_000).0, 0);
+        // A slope of 4 (one in four invocations completes at the target).
+        let p = pol(&[
+            Step::linear(10 * MS, 10 * MS, 1024),
+            Step::linear(50 * MS, 50 * MS, 256),
+        ]);
+        assert_eq!(task_level(Some(&p), 8 * MS).0, size_level(8 * MS));
+        assert_eq!(task_level(Some(&p), 30 * MS).0, size_level(20 * MS));
+    }
+
+    #[test]
+    fn slices_come_from_the_policy_or_the_level() {
+        let p = FuncPolicy {
+            slice_ns: 30 * MS,
+            ..FuncPolicy::default()
+        };
+        let bp = bpf_policy(&p);
+        assert_eq!(task_slice(Some(&bp), 3, 8 * MS, MS, 200 * MS), 30 * MS);
+        assert_eq!(task_slice(None, 0, 8 * MS, MS, 200 * MS), 8 * MS);
+        let deep = size_level(2_000 * MS);
+        assert_eq!(task_slice(None, deep, 8 * MS, MS, 200 * MS), 200 * MS);
+        assert_eq!(task_slice(None, deep, 8 * MS, MS, 0), level_floor_ns(deep) / 2);
+    }
+
+    #[test]
+    fn host_work_decays_by_half_lives_of_sleep() {
+        assert_eq!(decay(64 * MS, 0, 10 * MS), 64 * MS);
+        assert_eq!(decay(64 * MS, 10 * MS, 10 * MS), 32 * MS);
+        assert_eq!(decay(64 * MS, 20 * MS, 10 * MS), 16 * MS);
+        // Half a half-life: 1 - 1/4.
+        let d = decay(64 * MS, 5 * MS, 10 * MS);
+        assert!((d as f64 / (48 * MS) as f64 - 1.0).abs() < 0.01, "{d}");
+        assert_eq!(decay(u64::MAX / 4, 10_000 * MS, 10 * MS), 0);
+        assert_eq!(decay(5, 1, 0), 0);
+    }
+
+    #[test]
+    fn queue_keys_age_invocations_and_rotate_after_guard_service() {
+        assert_eq!(queue_key(true, 100, 0, 500), 100);
+        assert_eq!(queue_key(true, 100, 300, 500), 300);
+        assert_eq!(queue_key(false, 100, 300, 500), 500);
+    }
+
+    #[test]
+    fn victims_are_strictly_worse_worst_first_then_longest_running() {
+        assert!(!victim_better(3, 3, 0, None));
+        assert!(!victim_better(3, LEVEL_NONE, 0, None));
+        assert!(victim_better(3, 4, 50, None));
+        assert!(victim_better(3, 6, 90, Some((4, 50))));
+        assert!(!victim_better(3, 4, 90, Some((6, 50))));
+        assert!(victim_better(3, 6, 40, Some((6, 50))));
+        assert!(!victim_better(3, 6, 60, Some((6, 50))));
+    }
+
+    #[test]
+    fn preemption_needs_a_strictly_better_level_and_the_quantum() {
         assert!(should_preempt(0, 3, 0, 0));
         assert!(!should_preempt(3, 3, 100 * MS, 0));
         assert!(!should_preempt(4, 3, 100 * MS, 0));
         assert!(!should_preempt(0, 3, 4 * MS, 5 * MS));
         assert!(should_preempt(0, 3, 5 * MS, 5 * MS));
-        assert!(!should_preempt(0, RANK_NONE, 100 * MS, 0));
+        assert!(!should_preempt(0, LEVEL_NONE, 100 * MS, 0));
+        assert!(tick_preempt(0, 5 * MS, false, true));
+        assert!(!tick_preempt(4 * MS, 5 * MS, true, false));
+        assert!(tick_preempt(5 * MS, 5 * MS, true, false));
+        assert!(!tick_preempt(50 * MS, 5 * MS, false, false));
     }
 
     #[test]
-    fn levels_put_unlearned_tasks_between_learned_ranks() {
-        // 8 ranks, neutral 4: ranks 0-3 -> levels 0-3, neutral -> 4, ranks 4-7 -> 5-8.
-        let lv: Vec<u32> = (0..8).map(|r| level(true, r, 4, 8)).collect();
-        assert_eq!(lv, vec![0, 1, 2, 3, 5, 6, 7, 8]);
-        assert_eq!(level(false, 0, 4, 8), 4);
-        assert_eq!(level(true, 99, 4, 8), 8);
-        // A neutral rank of 0 puts unknown tasks first.
-        assert_eq!(level(false, 3, 0, 8), 0);
-        assert_eq!(level(true, 0, 0, 8), 1);
+    fn prev_keeps_cpu_only_against_worse_levels() {
+        assert!(!keep_prev(2, 0));
+        assert!(!keep_prev(2, 2));
+        assert!(keep_prev(2, 3));
+        assert!(!keep_prev(LEVEL_NONE, 7));
     }
 
     #[test]
-    fn guard_scans_every_sixteenth_of_the_bound_but_not_faster_than_1ms() {
+    fn guard_serves_at_half_the_bound_and_scans_every_sixteenth() {
+        assert_eq!(guard_threshold(1000 * MS), 500 * MS);
         assert_eq!(guard_interval(1000 * MS), 62_500_000);
         assert_eq!(guard_interval(8 * MS), MS);
-    }
-
-    #[test]
-    fn guard_fires_at_a_quarter_of_the_bound_and_can_be_disabled() {
-        assert_eq!(guard_threshold(1000 * MS), 250 * MS);
-        assert!(!is_starving(249 * MS, guard_threshold(1000 * MS)));
-        assert!(is_starving(250 * MS, guard_threshold(1000 * MS)));
+        assert!(!is_starving(499 * MS, guard_threshold(1000 * MS)));
+        assert!(is_starving(500 * MS, guard_threshold(1000 * MS)));
         assert!(!is_starving(u64::MAX, 0));
     }
 
     #[test]
-    fn prev_keeps_cpu_only_against_worse_ranks() {
-        assert!(!keep_prev(2, 0));
-        assert!(!keep_prev(2, 2));
-        assert!(keep_prev(2, 3));
-        assert!(!keep_prev(RANK_NONE, 7));
-    }
-
-    #[test]
-    fn slices_are_clamped() {
-        assert_eq!(clamp_slice(0, 8 * MS, MS, 200 * MS), 8 * MS);
-        assert_eq!(clamp_slice(MS / 10, 8 * MS, MS, 200 * MS), MS);
-        assert_eq!(clamp_slice(500 * MS, 8 * MS, MS, 200 * MS), 200 * MS);
-        assert_eq!(clamp_slice(500 * MS, 8 * MS, MS, 0), 500 * MS);
+    fn map_values_carry_at_most_the_bpf_step_count() {
+        let f = FuncPolicy {
+            steps: (0..20).map(|i| Step::constant((i + 1) * MS, MS)).collect(),
+            flags: POL_IO_BOUND,
+            ..FuncPolicy::default()
+        };
+        let v = bpf_policy(&f);
+        assert_eq!(v.nr_steps as usize, SCHED_STEPS);
+        assert_eq!(v.flags, POL_IO_BOUND);
+        assert_eq!(v.steps[SCHED_STEPS - 1].until_ns, SCHED_STEPS as u64 * MS);
     }
 }

@@ -6,20 +6,63 @@
  */
 #include "../include/policy.h"
 
-u32 alps_host_demoted_rank(u32 base, u64 attained_ns, u64 expect_ns, u32 nr_ranks)
+u32 alps_host_size_level(u64 r_ns)
 {
-	return alps_demoted_rank(base, attained_ns, expect_ns, nr_ranks);
+	return alps_size_level(r_ns);
 }
 
-bool alps_host_should_preempt(u32 waker_rank, u32 victim_rank, u64 victim_ran_ns,
+u64 alps_host_level_floor_ns(u32 level)
+{
+	return alps_level_floor_ns(level);
+}
+
+u32 alps_host_task_level(const struct alps_func_policy *pol, u64 attained_ns, bool *past)
+{
+	return alps_task_level(pol, attained_ns, past);
+}
+
+u64 alps_host_task_slice(const struct alps_func_policy *pol, u32 level, u64 dflt_ns,
+			 u64 min_ns, u64 max_ns)
+{
+	return alps_task_slice(pol, level, dflt_ns, min_ns, max_ns);
+}
+
+u64 alps_host_decay(u64 recent_ns, u64 slept_ns, u64 half_life_ns)
+{
+	return alps_decay(recent_ns, slept_ns, half_life_ns);
+}
+
+u64 alps_host_queue_key(bool is_func, u64 inv_start_ns, u64 guard_at_ns, u64 runnable_at_ns)
+{
+	return alps_queue_key(is_func, inv_start_ns, guard_at_ns, runnable_at_ns);
+}
+
+bool alps_host_victim_better(u32 waker_level, u32 level, u64 started_ns, bool have_best,
+			     u32 best_level, u64 best_started_ns)
+{
+	return alps_victim_better(waker_level, level, started_ns, have_best, best_level,
+				  best_started_ns);
+}
+
+bool alps_host_should_preempt(u32 waker_level, u32 victim_level, u64 victim_ran_ns,
 			      u64 min_quantum_ns)
 {
-	return alps_should_preempt(waker_rank, victim_rank, victim_ran_ns, min_quantum_ns);
+	return alps_should_preempt(waker_level, victim_level, victim_ran_ns, min_quantum_ns);
 }
 
-u32 alps_host_level(bool learned, u32 rank, u32 neutral, u32 nr_ranks)
+bool alps_host_tick_preempt(u64 stint_ns, u64 min_quantum_ns, bool better_waiting, bool starving)
 {
-	return alps_level(learned, rank, neutral, nr_ranks);
+	return alps_tick_preempt(stint_ns, min_quantum_ns, better_waiting, starving);
+}
+
+bool alps_host_keep_prev(u32 prev_level, u32 scan_level)
+{
+	return alps_keep_prev(prev_level, scan_level);
+}
+
+u64 alps_host_guard_threshold(u64 bound_ns)
+{
+	return alps_guard_threshold(bound_ns);
 }
 
 u64 alps_host_guard_interval(u64 bound_ns)
@@ -30,19 +73,4 @@ u64 alps_host_guard_interval(u64 bound_ns)
 bool alps_host_is_starving(u64 waited_ns, u64 threshold_ns)
 {
 	return alps_is_starving(waited_ns, threshold_ns);
-}
-
-u64 alps_host_guard_threshold(u64 bound_ns)
-{
-	return alps_guard_threshold(bound_ns);
-}
-
-bool alps_host_keep_prev(u32 prev_rank, u32 scan_rank)
-{
-	return alps_keep_prev(prev_rank, scan_rank);
-}
-
-u64 alps_host_clamp_slice(u64 slice_ns, u64 dflt_ns, u64 min_ns, u64 max_ns)
-{
-	return alps_clamp_slice(slice_ns, dflt_ns, min_ns, max_ns);
 }

@@ -12,15 +12,15 @@ use scx_stats::prelude::*;
 use scx_stats_derive::{Stats, stat_doc};
 use serde::{Deserialize, Serialize};
 
-/// Counters of one queue level (priority DSQ): a learned rank, or the
-/// neutral level of unknown and unlearned tasks.
+/// Counters of one queue level (DSQ): the tasks whose rank size falls in
+/// one half-octave.
 #[stat_doc]
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Stats)]
 pub struct LevelMetrics {
-    #[stat(desc = "Queue level (0 = highest priority)")]
+    #[stat(desc = "Queue level (0 = served first)")]
     pub level: u32,
-    #[stat(desc = "What the level holds: \"rank N\" or \"neutral\"")]
-    pub label: String,
+    #[stat(desc = "Smallest rank size of the level, ms")]
+    pub from_ms: f64,
     #[stat(desc = "Tasks queued in this level's DSQ now")]
     pub queued: i64,
     #[stat(desc = "Tasks inserted into this level's DSQ since attach")]
@@ -43,11 +43,15 @@ pub struct FuncMetrics {
     pub name: String,
     #[stat(desc = "Function id")]
     pub func_id: u32,
-    #[stat(desc = "Learned rank")]
-    pub rank: u32,
+    #[stat(desc = "Level of a fresh invocation")]
+    pub level: u32,
+    #[stat(desc = "Rank size of a fresh invocation, ms")]
+    pub rank_ms: f64,
+    #[stat(desc = "Steps of the learned level schedule")]
+    pub steps: u32,
     #[stat(desc = "Learned time slice, ms")]
     pub slice_ms: f64,
-    #[stat(desc = "CPU per invocation beyond which tasks are demoted, ms")]
+    #[stat(desc = "Attained CPU past which an invocation outgrew its schedule, ms")]
     pub expect_ms: f64,
     #[stat(desc = "Mean simulated SRPT stint (mu), ms")]
     pub mu_ms: f64,
@@ -59,8 +63,8 @@ pub struct FuncMetrics {
     pub blocked_pct: f64,
     #[stat(desc = "Voluntary sleeps per invocation")]
     pub sleeps: f64,
-    #[stat(desc = "Ranks lost to the I/O-aware penalty (negative: gained)")]
-    pub penalty: i32,
+    #[stat(desc = "1 when marked I/O-bound (alps-io): its wake-ups wait for the minimum quantum")]
+    pub io_bound: u32,
     #[stat(desc = "Invocations of this function in the learner's window")]
     pub samples: u64,
 }
@@ -84,13 +88,15 @@ pub struct Metrics {
     pub nr_direct: u64,
     #[stat(desc = "Slice refills of a task with no better competitor")]
     pub nr_kept: u64,
-    #[stat(desc = "Enqueues below the function's rank (attained CPU > expected)")]
+    #[stat(desc = "Enqueues of tasks of no function (host work)")]
+    pub nr_host_enqueued: u64,
+    #[stat(desc = "Enqueues of learned tasks past their schedule (a misprediction: placed by attained CPU)")]
     pub nr_demotions: u64,
     #[stat(desc = "Wake-up preemption kicks (all ranks)")]
     pub nr_preempt_kicks: u64,
     #[stat(desc = "Wake-up preemptions held back by the minimum quantum")]
     pub nr_throttled: u64,
-    #[stat(desc = "Running tasks cut short at a tick (better rank waiting, or guard)")]
+    #[stat(desc = "Running tasks cut short at a tick (better level waiting, or guard)")]
     pub nr_tick_preempts: u64,
     #[stat(desc = "Starvation-guard activations: starving tasks moved to the guard DSQ")]
     pub nr_guard: u64,
@@ -120,7 +126,7 @@ pub struct Metrics {
     pub nr_tasks: u64,
     #[stat(desc = "Per-level counters")]
     pub levels: Vec<LevelMetrics>,
-    #[stat(desc = "Learned policy table, by rank")]
+    #[stat(desc = "Learned policy table, by level")]
     pub functions: Vec<FuncMetrics>,
 }
 
@@ -146,7 +152,7 @@ impl Metrics {
     pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
         writeln!(
             w,
-            "[scx_alps {}] up {:.1}s | invocations {} ({:.1}/s) drops {} | direct {} kept {} demoted {} | \
+            "[scx_alps {}] up {:.1}s | invocations {} ({:.1}/s) drops {} | direct {} kept {} host {} mispredicted {} | \
              preempt kicks {} throttled {} tick {} | guard {} (served {}) max wait {:.1}ms by {}",
             self.policy,
             self.uptime_s,
@@ -155,6 +161,7 @@ impl Metrics {
             self.nr_rb_drops,
             self.nr_direct,
             self.nr_kept,
+            self.nr_host_enqueued,
             self.nr_demotions,
             self.nr_preempt_kicks,
             self.nr_throttled,
@@ -180,15 +187,19 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  {:>5} {:<8} {:>7} {:>10} {:>10} {:>9} {:>7} {:>6}",
-            "level", "holds", "queued", "enqueued", "dispatched", "disp/s", "kicks", "guard"
+            "  {:>5} {:>9} {:>7} {:>10} {:>10} {:>9} {:>7} {:>6}   (levels that saw tasks)",
+            "level", "from_ms", "queued", "enqueued", "dispatched", "disp/s", "kicks", "guard"
         )?;
-        for r in &self.levels {
+        for r in self
+            .levels
+            .iter()
+            .filter(|r| r.enqueued > 0 || r.queued > 0 || r.dispatched > 0)
+        {
             writeln!(
                 w,
-                "  {:>5} {:<8} {:>7} {:>10} {:>10} {:>9.1} {:>7} {:>6}",
+                "  {:>5} {:>9.2} {:>7} {:>10} {:>10} {:>9.1} {:>7} {:>6}",
                 r.level,
-                r.label,
+                r.from_ms,
                 r.queued,
                 r.enqueued,
                 r.dispatched,
@@ -200,33 +211,35 @@ impl Metrics {
         if !self.functions.is_empty() {
             writeln!(
                 w,
-                "  {:<20} {:>4} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>4} {:>6}",
+                "  {:<20} {:>5} {:>8} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>3} {:>6}",
                 "function",
-                "rank",
+                "level",
+                "rank_ms",
+                "steps",
                 "slice_ms",
                 "mu_ms",
-                "sigma_ms",
                 "cpu_ms",
                 "expect",
                 "blocked%",
                 "sleeps",
-                "pen",
+                "io",
                 "n"
             )?;
             for f in &self.functions {
                 writeln!(
                     w,
-                    "  {:<20} {:>4} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>6.2} {:>4} {:>6}",
+                    "  {:<20} {:>5} {:>8.2} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>6.2} {:>3} {:>6}",
                     f.name,
-                    f.rank,
+                    f.level,
+                    f.rank_ms,
+                    f.steps,
                     f.slice_ms,
                     f.mu_ms,
-                    f.sigma_ms,
                     f.cpu_ms,
                     f.expect_ms,
                     f.blocked_pct,
                     f.sleeps,
-                    f.penalty,
+                    if f.io_bound != 0 { "yes" } else { "no" },
                     f.samples
                 )?;
             }

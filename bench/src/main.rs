@@ -70,9 +70,10 @@ struct SimArgs {
     /// Simulated CPUs (the study used 16).
     #[arg(long, default_value_t = 16)]
     cpus: usize,
-    /// Policies, comma-separated: fifo, eevdf, alps, alps-io, srpt. The
-    /// first is the baseline of the deltas.
-    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io,srpt")]
+    /// Policies, comma-separated: fifo, eevdf, alps, alps-io, and the bounds
+    /// srpt (clairvoyant), gittins and las (size-blind). The first is the
+    /// baseline of the deltas.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io,srpt,gittins")]
     policies: Vec<SimPolicy>,
     /// Repeat the plan this many times back to back.
     #[arg(long, default_value_t = 1)]
@@ -83,6 +84,10 @@ struct SimArgs {
     /// EEVDF base slice of the fair-share model, us.
     #[arg(long, default_value_t = 3000)]
     fair_slice_us: u64,
+    /// Scheduler ticks per second of the sched_ext models (6.12 test kernel:
+    /// 1000; Debian's kernels: 250).
+    #[arg(long, default_value_t = 1000)]
+    hz: u32,
     /// scx_alps flags for both scx_alps models (one string, pass it as
     /// --alps-flags="..."), e.g. "--window 200"; the default matches `ab`'s arms.
     #[arg(long, default_value = "--learn-interval-ms 1000")]
@@ -131,9 +136,19 @@ struct TraceArgs {
     /// First entries to use, 0 for all [default: 200 for mixed, 1000 otherwise].
     #[arg(long)]
     limit: Option<usize>,
-    /// Entries to skip before the first one used.
+    /// Entries to skip before the first one used [default: --warmup].
+    #[arg(long)]
+    skip: Option<usize>,
+    /// Replay the N entries before the measured ones first, unmeasured, under
+    /// each learning arm (the same scheduler instance then runs the measured
+    /// ones): the arm's trained run, reported beside its untrained one.
     #[arg(long, default_value_t = 0)]
-    skip: usize,
+    warmup: usize,
+    /// Offered CPU load as a fraction of the machine: arrival times are
+    /// scaled so that CPU demand / (span x CPUs) equals it (work and sleeps
+    /// untouched) [default: the trace's own arrival times].
+    #[arg(long)]
+    load: Option<f64>,
     /// Multiplies arrival times and sleeps (after the format's own factor).
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
@@ -248,16 +263,58 @@ fn work_scale(arg: &str, cpus: usize) -> Result<f64> {
         .with_context(|| format!("--work-scale must be \"auto\" or a positive number, got {arg:?}"))
 }
 
-fn build_plan(t: &TraceArgs, cpus: usize) -> Result<Plan> {
+/// The measured plan and, with `--warmup N`, the plan of the N entries
+/// before it; both with the arrival scale that `--load` asks for (computed
+/// on the measured plan).
+fn build_plans(t: &TraceArgs, cpus: usize) -> Result<(Plan, Option<Plan>)> {
     let (format, entries) = trace::read(&t.trace, t.format, t.seed)?;
+    let skip = t.skip.unwrap_or(t.warmup);
+    if t.warmup > skip {
+        bail!(
+            "--warmup {} needs --skip of at least {} (the warm-up entries come before the measured ones)",
+            t.warmup,
+            t.warmup
+        );
+    }
     let cfg = PlanConfig {
         scenario: t.scenario,
         time_scale: t.time_scale,
         work_scale: work_scale(&t.work_scale, cpus)?,
         limit: t.limit.unwrap_or_else(|| t.scenario.default_limit()),
-        skip: t.skip,
+        skip,
+        arrival_scale: 1.0,
     };
-    workload::build_plan(&t.trace.display().to_string(), format, &entries, &cfg, t.seed)
+    let name = t.trace.display().to_string();
+    let mut plan = workload::build_plan(&name, format, &entries, &cfg, t.seed)?;
+    let mut warm = if t.warmup > 0 {
+        let wc = PlanConfig {
+            limit: t.warmup,
+            skip: skip - t.warmup,
+            ..cfg.clone()
+        };
+        Some(workload::build_plan(&name, format, &entries, &wc, t.seed)?)
+    } else {
+        None
+    };
+    if let Some(load) = t.load {
+        if !(load.is_finite() && load > 0.0 && load <= 10.0) {
+            bail!("--load must be in (0, 10], got {load}");
+        }
+        let natural = plan.offered_load(cpus);
+        if !natural.is_finite() || natural <= 0.0 {
+            bail!("--load: the plan has no arrival span or no CPU demand to scale");
+        }
+        let f = natural / load;
+        plan.scale_arrivals(f);
+        if let Some(w) = warm.as_mut() {
+            w.scale_arrivals(f);
+        }
+    }
+    Ok((plan, warm))
+}
+
+fn build_plan(t: &TraceArgs, cpus: usize) -> Result<Plan> {
+    Ok(build_plans(t, cpus)?.0)
 }
 
 fn describe(plan: &Plan) -> String {
@@ -590,11 +647,12 @@ fn sim_stats_json(out: &sim::SimOutput) -> serde_json::Value {
         "idle_while_runnable_ms": st.idle_while_runnable_ns as f64 / 1e6,
         "functions": out.policy_table.iter().map(|(name, f)| serde_json::json!({
             "name": name,
-            "rank": f.rank,
+            "level": f.level,
+            "rank_ms": f.rank_ns as f64 / 1e6,
             "slice_ms": f.slice_ns as f64 / 1e6,
             "mu_ms": f.mu_ns / 1e6,
             "blocked_pct": 100.0 * f.blocked_frac,
-            "penalty": f.penalty,
+            "io_bound": f.io_bound() as u32,
         })).collect::<Vec<_>>(),
     })
 }
@@ -609,7 +667,11 @@ fn cmd_sim(a: SimArgs) -> Result<()> {
     if !a.cs_cost_us.is_finite() || a.cs_cost_us < 0.0 {
         bail!("--cs-cost-us must be >= 0");
     }
-    let plan = build_plan(&a.trace, a.cpus)?.tiled(a.tile);
+    if !(10..=10_000).contains(&a.hz) {
+        bail!("--hz must be in 10..=10000, got {}", a.hz);
+    }
+    let (plan, warm) = build_plans(&a.trace, a.cpus)?;
+    let plan = plan.tiled(a.tile);
     info!("{}", describe(&plan).trim_end());
     let alps = sim::AlpsModel::from_flags(PolicyKind::Alps, &a.alps_flags, a.cpus)?;
     let alps_io = sim::AlpsModel::from_flags(
@@ -618,41 +680,38 @@ fn cmd_sim(a: SimArgs) -> Result<()> {
         a.cpus,
     )?;
     let out = out_dir(&a.out, &format!("sim-{}-{}cpu", a.trace.scenario, a.cpus))?;
+    let base = SimConfig {
+        cpus: a.cpus,
+        cs_cost_ns: (a.cs_cost_us * 1000.0) as u64,
+        fair_slice_ns: a.fair_slice_us * 1000,
+        hz: a.hz,
+        ..SimConfig::default()
+    };
+    let arms = sim::arms(&a.policies, &base, &alps, &alps_io, warm.is_some());
     let mut runs = Vec::new();
-    for p in &a.policies {
-        let cfg = SimConfig {
-            cpus: a.cpus,
-            policy: *p,
-            cs_cost_ns: (a.cs_cost_us * 1000.0) as u64,
-            fair_slice_ns: a.fair_slice_us * 1000,
-            alps: if *p == SimPolicy::AlpsIo {
-                alps_io.clone()
-            } else {
-                alps.clone()
-            },
-            ..SimConfig::default()
-        };
-        let (o, rate) = sim::timed(&plan, &cfg)?;
+    for arm in &arms {
+        let t0 = Instant::now();
+        let o = sim::run_arm(arm, &plan, warm.as_ref())?;
         info!(
             "{}: {:.0} invocations/s simulated, {} context switches, idle-while-runnable {:.3} ms",
-            p.name(),
-            rate,
+            arm.name,
+            plan.invocations.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9),
             o.stats.context_switches,
             o.stats.idle_while_runnable_ns as f64 / 1e6
         );
         runs.push(report::ArmRun {
-            arm: p.name().to_string(),
+            arm: arm.name.clone(),
             rep: 0,
             results: o.results.clone(),
-            ops: Some(format!("model:{}", p.name())),
+            ops: Some(format!("model:{}", arm.cfg.policy.name())),
             sched_stats: Some(sim_stats_json(&o)),
         });
     }
     let meta = RunMeta {
         mode: "sim".into(),
         kernel: format!(
-            "discrete-event model, cs cost {} us, EEVDF slice {} us",
-            a.cs_cost_us, a.fair_slice_us
+            "discrete-event model, cs cost {} us, EEVDF slice {} us, HZ {}",
+            a.cs_cost_us, a.fair_slice_us, a.hz
         ),
         cpus: a.cpus,
         trace: plan.trace.clone(),
@@ -665,7 +724,7 @@ fn cmd_sim(a: SimArgs) -> Result<()> {
         repeats: 1,
         baseline: a.policies[0].name().to_string(),
     };
-    let names: Vec<String> = a.policies.iter().map(|p| p.name().to_string()).collect();
+    let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
     let summary = report::summarize(&runs, &names, meta);
     report::write_outputs(&out, &runs, &summary)?;
     println!("{}", report::markdown(&summary));
@@ -679,7 +738,9 @@ fn cmd_sim_speed(a: SimSpeedArgs) -> Result<()> {
         format: None,
         scenario: Scenario::Mixed,
         limit: Some(0),
-        skip: 0,
+        skip: None,
+        warmup: 0,
+        load: None,
         time_scale: 1.0,
         work_scale: "auto".into(),
         seed: 1,
@@ -707,11 +768,7 @@ fn cmd_sim_speed(a: SimSpeedArgs) -> Result<()> {
     println!("| policy | wall s | invocations/s | events/s | completed |");
     println!("|---|---:|---:|---:|---:|");
     for p in &a.policies {
-        let kind = if *p == SimPolicy::AlpsIo {
-            PolicyKind::AlpsIo
-        } else {
-            PolicyKind::Alps
-        };
+        let kind = p.alps_kind().unwrap_or(PolicyKind::Alps);
         let cfg = SimConfig {
             cpus: a.cpus,
             policy: *p,

@@ -446,7 +446,7 @@ pub fn markdown(s: &Summary) -> String {
                         f.get("blocked_pct")
                             .and_then(|v| v.as_f64())
                             .map_or("-".into(), |v| format!("{v:.0}")),
-                        f.get("penalty").map_or("-".into(), |v| v.to_string()),
+                        f.get("io_bound").map_or("-".into(), |v| v.to_string()),
                     );
                 }
             }

@@ -173,6 +173,13 @@ pub struct PlanConfig {
     pub limit: usize,
     /// Entries to skip first.
     pub skip: usize,
+    /// Factor applied to arrival times after the time scale (`--load`).
+    #[serde(default = "one")]
+    pub arrival_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// A whole run's workload.
@@ -199,6 +206,42 @@ impl Plan {
         f
     }
 
+    /// A plan of hand-made invocations `(function, arrival ns, phases)`, for
+    /// tests and what-if simulations: each function is its own class, kind
+    /// I/O when it sleeps.
+    pub fn from_jobs(jobs: &[(&str, u64, Vec<Phase>)]) -> Plan {
+        Plan {
+            trace: "hand-made".into(),
+            format: Format::Study,
+            config: PlanConfig {
+                scenario: Scenario::Cpu,
+                time_scale: 1.0,
+                work_scale: 1.0,
+                limit: 0,
+                skip: 0,
+                arrival_scale: 1.0,
+            },
+            seed: 0,
+            invocations: jobs
+                .iter()
+                .enumerate()
+                .map(|(idx, (func, arrival, phases))| Invocation {
+                    idx,
+                    id: idx.to_string(),
+                    func: func.to_string(),
+                    class: func.to_string(),
+                    kind: if phases.iter().any(|p| matches!(p, Phase::Sleep { .. })) {
+                        Kind::Io
+                    } else {
+                        Kind::Cpu
+                    },
+                    arrival_ns: *arrival,
+                    phases: phases.clone(),
+                })
+                .collect(),
+        }
+    }
+
     /// Total CPU demand, ns.
     pub fn cpu_ns(&self) -> u64 {
         self.invocations.iter().map(|i| i.cpu_ns()).sum()
@@ -207,6 +250,22 @@ impl Plan {
     /// Arrival of the last invocation, ns.
     pub fn span_ns(&self) -> u64 {
         self.invocations.last().map_or(0, |i| i.arrival_ns)
+    }
+
+    /// Offered CPU load on `cpus` CPUs: CPU demand over CPU capacity during
+    /// the arrivals (demand / (span x cpus)); infinite for a plan whose
+    /// invocations all arrive at once.
+    pub fn offered_load(&self, cpus: usize) -> f64 {
+        self.cpu_ns() as f64 / (self.span_ns() as f64 * cpus.max(1) as f64)
+    }
+
+    /// Multiplies every arrival time by `factor` (> 0); CPU bursts and
+    /// sleeps are untouched, so the offered load divides by `factor`.
+    pub fn scale_arrivals(&mut self, factor: f64) {
+        for i in self.invocations.iter_mut() {
+            i.arrival_ns = (i.arrival_ns as f64 * factor).round() as u64;
+        }
+        self.config.arrival_scale *= factor;
     }
 
     /// The plan repeated `k` times back to back (each copy starts one mean
@@ -370,6 +429,7 @@ mod tests {
             work_scale: ws,
             limit: 0,
             skip: 0,
+            arrival_scale: 1.0,
         }
     }
 

@@ -1,35 +1,31 @@
-//! The ALPS learner: from finished invocations to per-function ranks and slices.
+//! The learner: from finished invocations to per-function level schedules.
 //!
 //! Every learning interval the loader feeds the invocation records the BPF
-//! program sent, and [`Learner::update`] turns the sliding window into a
-//! policy table:
+//! program sent, and [`Learner::update`] turns them into a policy table (see
+//! [`train`] for both policies):
 //!
-//! 1. [`srpt::simulate`] replays the window under SRPT on the host's CPUs
-//!    with ALPS's non-preemption quantum;
-//! 2. per function, the mean `mu` and standard deviation `sigma` of the
-//!    simulated stints (ALPS keeps every stint but the completing one of a
-//!    job that was preempted);
-//! 3. the task-ordering policy sorts functions by a size key and spreads them
-//!    over the ranks: `mu` (ALPS, `--order stint`) or the mean CPU per
-//!    invocation (`--order demand`, alps-io's default); the I/O-aware variant
-//!    then inflates the key of functions that mostly sleep (see [`train`]);
-//! 4. the time-slice policy gives each function `min(alpha*mu, 200 ms) -
-//!    beta*sigma`, non-increasing along the order, smoothed against the
-//!    previous slice and scaled down above `theta` % CPU utilisation.
+//! - `alps`: ALPS's window of the last `window` invocations, replayed under
+//!   SRPT ([`srpt`]); rank size = mean simulated stint; ALPS's slice rule;
+//! - `alps-io`: each function's last `history` invocations; level schedule
+//!   = the Gittins index of its CPU per invocation ([`gittins`]); I/O
+//!   signals throttle wake-up preemption.
 //!
-//! Nothing here runs on the scheduling path: the BPF program reads the last
-//! published table from a map.
+//! Both keep what they learned across restarts of the scheduler (the loader
+//! keeps the learner) and, through [`LearnerState`], across restarts of the
+//! service (`--state-file`). Nothing here runs on the scheduling path.
 
+pub mod gittins;
 pub mod srpt;
 pub mod train;
 pub mod window;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-pub use train::{FuncPolicy, LearnerConfig, OrderKey, PolicyKind};
+pub use train::{FuncPolicy, LearnerConfig, PolicyKind, Step};
 pub use window::Window;
 
 /// One finished invocation (one task's lifetime) as the BPF program reports
@@ -54,12 +50,14 @@ pub struct Invocation {
     pub nivcsw: u64,
 }
 
-/// Learner state: the window, the previous slices (for smoothing) and the
-/// cost of the last updates.
+/// Learner state: the global window (ALPS), per-function histories
+/// (alps-io), the previous slices (ALPS's smoothing) and the cost of the
+/// updates.
 #[derive(Debug)]
 pub struct Learner {
     cfg: LearnerConfig,
     window: Window,
+    history: BTreeMap<u32, VecDeque<Invocation>>,
     prev_slice_ns: HashMap<u32, u64>,
     updates: u64,
     last_cost_ns: u64,
@@ -80,13 +78,32 @@ pub struct LearnerCost {
     pub max_ns: u64,
 }
 
+/// What the learner knows, by function name, as the state file holds it
+/// (JSON). Raw invocations, not trained tables: either policy trains from
+/// them, and a new version of the training rules applies to old state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LearnerState {
+    /// Format version ([`LearnerState::VERSION`]).
+    pub version: u32,
+    /// The global window, oldest first: (function, invocation).
+    pub window: Vec<(String, Invocation)>,
+    /// Per-function histories, oldest first.
+    pub history: BTreeMap<String, Vec<Invocation>>,
+}
+
+impl LearnerState {
+    /// Version of the format written.
+    pub const VERSION: u32 = 1;
+}
+
 impl Learner {
-    /// A learner with an empty window.
+    /// A learner that knows nothing.
     pub fn new(cfg: LearnerConfig) -> Self {
         let window = Window::new(cfg.window);
         Self {
             cfg,
             window,
+            history: BTreeMap::new(),
             prev_slice_ns: HashMap::new(),
             updates: 0,
             last_cost_ns: 0,
@@ -100,12 +117,18 @@ impl Learner {
         &self.cfg
     }
 
-    /// Adds a finished invocation to the window. Invocations of unknown
-    /// functions (func_id 0) are ignored.
+    /// Adds a finished invocation to the window and to its function's
+    /// history. Invocations of unknown functions (func_id 0) are ignored.
     pub fn observe(&mut self, inv: Invocation) {
-        if inv.func_id != 0 {
-            self.window.push(inv);
+        if inv.func_id == 0 {
+            return;
         }
+        self.window.push(inv);
+        let h = self.history.entry(inv.func_id).or_default();
+        if h.len() >= self.cfg.history.max(1) {
+            h.pop_front();
+        }
+        h.push_back(inv);
     }
 
     /// The current window.
@@ -113,13 +136,26 @@ impl Learner {
         &self.window
     }
 
-    /// Trains both policies on the window. `util_pct` is the host's CPU
-    /// utilisation over the last interval, in percent (0..=100). Returns one
-    /// entry per function present in the window, sorted by rank; empty when
-    /// the window is.
+    /// Functions with a history.
+    pub fn nr_functions(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Trains the policy on what was observed. `util_pct` is the host's CPU
+    /// utilisation over the last interval, in percent (0..=100; ALPS's
+    /// overload rule). Returns one entry per function learned (alps: those in
+    /// the window; alps-io: every function with a history), sorted by level,
+    /// then (alps-io) as function id 0 the prior of functions not learned
+    /// yet.
     pub fn update(&mut self, util_pct: f64) -> Vec<FuncPolicy> {
         let t0 = Instant::now();
-        let table = train::train(&self.cfg, self.window.as_slice(), util_pct, &self.prev_slice_ns);
+        let mut table = match self.cfg.kind {
+            PolicyKind::Alps => train::train_alps(&self.cfg, self.window.as_slice(), util_pct, &self.prev_slice_ns),
+            PolicyKind::AlpsIo => train::train_alps_io(&self.cfg, self.history.iter().map(|(&f, h)| (f, h))),
+        };
+        if self.cfg.kind == PolicyKind::AlpsIo {
+            table.extend(train::train_prior(self.window.as_slice()));
+        }
         for f in &table {
             self.prev_slice_ns.insert(f.func_id, f.slice_ns);
         }
@@ -139,6 +175,64 @@ impl Learner {
             mean_ns: self.total_cost_ns.checked_div(self.updates).unwrap_or(0),
             max_ns: self.max_cost_ns,
         }
+    }
+
+    /// What the learner knows, with functions named by `name` (ids it cannot
+    /// name are left out).
+    pub fn snapshot(&self, name: impl Fn(u32) -> Option<String>) -> LearnerState {
+        LearnerState {
+            version: LearnerState::VERSION,
+            window: self
+                .window
+                .iter()
+                .filter_map(|i| name(i.func_id).map(|n| (n, *i)))
+                .collect(),
+            history: self
+                .history
+                .iter()
+                .filter_map(|(&f, h)| name(f).map(|n| (n, h.iter().copied().collect())))
+                .collect(),
+        }
+    }
+
+    /// Adds what `state` holds to what the learner knows, with functions
+    /// given ids by `id` (the loader's registry). Errors on a state of
+    /// another format version, or when `id` fails.
+    pub fn restore(&mut self, state: &LearnerState, mut id: impl FnMut(&str) -> Result<u32>) -> Result<()> {
+        if state.version != LearnerState::VERSION {
+            bail!(
+                "state format version {} (this scx_alps reads version {})",
+                state.version,
+                LearnerState::VERSION
+            );
+        }
+        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let names = state.history.keys().chain(state.window.iter().map(|(n, _)| n));
+        for n in names {
+            if !ids.contains_key(n.as_str()) {
+                ids.insert(n.as_str(), id(n)?);
+            }
+        }
+        let cap = self.cfg.history.max(1);
+        for (n, h) in &state.history {
+            let q = self.history.entry(ids[n.as_str()]).or_default();
+            for inv in h {
+                if q.len() >= cap {
+                    q.pop_front();
+                }
+                q.push_back(Invocation {
+                    func_id: ids[n.as_str()],
+                    ..*inv
+                });
+            }
+        }
+        for (n, inv) in &state.window {
+            self.window.push(Invocation {
+                func_id: ids[n.as_str()],
+                ..*inv
+            });
+        }
+        Ok(())
     }
 }
 
@@ -160,14 +254,23 @@ pub(crate) mod testutil {
             ..Default::default()
         }
     }
+
+    /// An invocation of `func_id` with `cpu_ms` of CPU around one sleep of
+    /// `sleep_ms`.
+    pub fn io_inv(func_id: u32, start_ms: u64, cpu_ms: u64, sleep_ms: u64) -> Invocation {
+        Invocation {
+            blocked_ns: sleep_ms * MS,
+            end_ns: (start_ms + cpu_ms + sleep_ms) * MS,
+            nvcsw: 1,
+            ..cpu_inv(func_id, start_ms, cpu_ms)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::testutil::cpu_inv as inv;
     use super::*;
-
-    const MS: u64 = 1_000_000;
 
     #[test]
     fn unknown_functions_are_not_learned() {
@@ -178,6 +281,15 @@ mod tests {
         let table = l.update(10.0);
         assert_eq!(table.len(), 1);
         assert_eq!(table[0].func_id, 3);
+        // alps-io learns a prior for unlearned functions: the last entry,
+        // function 0.
+        let mut io = Learner::new(LearnerConfig {
+            kind: PolicyKind::AlpsIo,
+            ..LearnerConfig::default()
+        });
+        io.observe(inv(3, 0, 10));
+        let table = io.update(10.0);
+        assert_eq!(table.iter().map(|f| f.func_id).collect::<Vec<_>>(), vec![3, 0]);
     }
 
     #[test]
@@ -195,22 +307,64 @@ mod tests {
     }
 
     #[test]
-    fn slices_are_smoothed_against_the_previous_update() {
+    fn alps_io_keeps_rare_functions_that_left_the_window() {
         let cfg = LearnerConfig {
+            kind: PolicyKind::AlpsIo,
             window: 10,
+            history: 4,
             ..LearnerConfig::default()
         };
-        let mut l = Learner::new(cfg);
+        let mut l = Learner::new(cfg.clone());
+        l.observe(inv(9, 0, 30));
+        for i in 0..50 {
+            l.observe(inv(1, 100 + i * 10, 5));
+        }
+        assert!(l.window().iter().all(|i| i.func_id == 1));
+        let t = l.update(10.0);
+        assert_eq!(t.iter().filter(|f| f.func_id != 0).count(), 2, "{t:?}");
+        assert_eq!(t.iter().find(|f| f.func_id == 1).unwrap().samples, 4);
+        // ALPS, as published, knows only the window.
+        let mut a = Learner::new(LearnerConfig {
+            kind: PolicyKind::Alps,
+            ..cfg
+        });
+        a.observe(inv(9, 0, 30));
+        for i in 0..50 {
+            a.observe(inv(1, 100 + i * 10, 5));
+        }
+        assert_eq!(a.update(10.0).iter().filter(|f| f.func_id != 0).count(), 1);
+    }
+
+    #[test]
+    fn state_round_trips_by_name_into_other_ids() {
+        let cfg = LearnerConfig {
+            kind: PolicyKind::AlpsIo,
+            ..LearnerConfig::default()
+        };
+        let mut l = Learner::new(cfg.clone());
         for i in 0..10 {
-            l.observe(inv(1, i * 100, 20));
+            l.observe(inv(1, i * 100, 5));
+            l.observe(inv(2, i * 100 + 50, 80));
         }
-        let first = l.update(10.0)[0].slice_ns;
-        for i in 10..20 {
-            l.observe(inv(1, i * 100, 60));
-        }
-        let second = l.update(10.0)[0].slice_ns;
-        // Raw slice moves 20 -> 60 ms; smoothing keeps 30 % of the old one.
-        assert_eq!(first, 20 * MS);
-        assert_eq!(second, (0.7 * 60.0 * MS as f64 + 0.3 * 20.0 * MS as f64) as u64);
+        let names = |f: u32| Some(["", "short", "long"][f as usize].to_string());
+        let st = l.snapshot(names);
+        let json = serde_json::to_string(&st).unwrap();
+        let back: LearnerState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, st);
+
+        // A restarted loader numbers functions in another order.
+        let mut fresh = Learner::new(cfg);
+        fresh.restore(&back, |n| Ok(if n == "long" { 7 } else { 3 })).unwrap();
+        let t = fresh.update(10.0);
+        let short = t.iter().find(|f| f.func_id == 3).unwrap();
+        let long = t.iter().find(|f| f.func_id == 7).unwrap();
+        assert!(short.level < long.level);
+        assert_eq!((short.samples, long.samples), (10, 10));
+        assert_eq!(fresh.window().len(), 20);
+
+        let mut bad = back.clone();
+        bad.version = 99;
+        let err = fresh.restore(&bad, |_| Ok(1)).unwrap_err().to_string();
+        assert!(err.contains("version 99"), "{err}");
     }
 }

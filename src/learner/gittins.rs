@@ -1,0 +1,243 @@
+//! Gittins-index level schedules from a function's observed invocation sizes.
+//!
+//! SRPT needs each job's remaining size; a scheduler only knows the size
+//! distribution of the job's function. For a job of unknown size S drawn from
+//! a known distribution, the policy that minimises mean response time on one
+//! server is the Gittins index policy (Gittins 1989; for M/G/1 scheduling see
+//! Aalto, Ayesta & Righter, "On the Gittins index in the M/G/1 queue",
+//! Queueing Systems 63, 2009): after `a` of service, serve the job with the
+//! largest index
+//!
+//! ```text
+//! G(a) = sup_{d > 0} P(S - a <= d | S > a) / E[min(S - a, d) | S > a]
+//! ```
+//!
+//! Here the index is used as its inverse, the rank size `r(a) = 1 / G(a)`
+//! (ns): for a known size `s` it is the remaining work `s - a` (SRPT); for a
+//! function whose invocations vary it accounts for how likely the task is to
+//! finish soon. Rank sizes share one scale with the attained service of
+//! unknown work (least attained service), so both meet on the same levels.
+//!
+//! The distribution is the function's recent invocations. They are grouped
+//! into at most [`crate::policy::SCHED_STEPS`] clusters (value = the largest
+//! member, so every completion point is kept or moved later); between two
+//! cluster values the conditional distribution is fixed and each candidate
+//! threshold gives a line in `a`. A step keeps the line that is lowest at the
+//! segment's start, an upper bound on `r` over the segment that is exact at
+//! its start and, for a function of one size, everywhere.
+
+use super::Step;
+
+/// Largest rank size a step may hold (so that `(target - a) * mult` cannot
+/// overflow in BPF): about 18 minutes.
+pub const MAX_TARGET_NS: u64 = 1 << 40;
+
+/// Cluster values and counts of `samples_ns` (any order), at most `max`
+/// clusters, in increasing value order. Samples are first grouped by their
+/// half-octave level; then the two neighbours closest in ratio merge until at
+/// most `max` remain.
+pub fn clusters(samples_ns: &[u64], max: usize) -> Vec<(u64, u32)> {
+    let mut v: Vec<u64> = samples_ns.iter().map(|&s| s.clamp(1, MAX_TARGET_NS)).collect();
+    v.sort_unstable();
+    let mut out: Vec<(u64, u32)> = Vec::new();
+    for s in v {
+        match out.last_mut() {
+            Some((val, n)) if crate::policy::size_level(*val) == crate::policy::size_level(s) => {
+                *val = s;
+                *n += 1;
+            }
+            _ => out.push((s, 1)),
+        }
+    }
+    while out.len() > max.max(1) {
+        let i = (0..out.len() - 1)
+            .min_by(|&a, &b| {
+                let ra = out[a + 1].0 as f64 / out[a].0 as f64;
+                let rb = out[b + 1].0 as f64 / out[b].0 as f64;
+                ra.total_cmp(&rb)
+            })
+            .expect("at least two clusters");
+        let (_, n) = out.remove(i);
+        out[i].1 += n;
+    }
+    out
+}
+
+/// Gittins rank size after `attained_ns` of service for the empirical
+/// distribution given by `clusters` (exact, for tests and reports). None
+/// once `attained_ns` reaches the largest value (nothing left to predict).
+pub fn rank_size(clusters: &[(u64, u32)], attained_ns: u64) -> Option<f64> {
+    let first = clusters.iter().position(|&(v, _)| v > attained_ns)?;
+    let rest = &clusters[first..];
+    let total: f64 = rest.iter().map(|&(_, n)| n as f64).sum();
+    let a = attained_ns as f64;
+    let mut best = f64::INFINITY;
+    let mut done = 0.0;
+    let mut served_done = 0.0;
+    for &(vj, nj) in rest {
+        done += nj as f64;
+        served_done += nj as f64 * (vj as f64 - a);
+        let work = served_done + (total - done) * (vj as f64 - a);
+        best = best.min(work / done);
+    }
+    Some(best)
+}
+
+/// The level schedule of a function with invocation sizes `samples_ns`: one
+/// step per cluster (at most `max_steps`), each a line `r(a) = (target - a)
+/// * mult_q8 / 256` valid while `a < until`. Empty for no samples.
+pub fn steps(samples_ns: &[u64], max_steps: usize) -> Vec<Step> {
+    let cl = clusters(samples_ns, max_steps);
+    let mut out = Vec::with_capacity(cl.len());
+    let mut start = 0u64;
+    for k in 0..cl.len() {
+        let rest = &cl[k..];
+        let total: u64 = rest.iter().map(|&(_, n)| n as u64).sum();
+        // Candidate thresholds j: P_j = sum over the rest of min(s, v_j), the
+        // expected work to v_j times `total`; cnt_j = completions by v_j.
+        let mut best: Option<(f64, u64, u64)> = None;
+        let mut cnt = 0u64;
+        let mut below = 0u64;
+        for &(vj, nj) in rest {
+            cnt += nj as u64;
+            below += nj as u64 * vj;
+            let p = below + (total - cnt) * vj;
+            // Line value at the segment start: (P_j - total * start) / cnt.
+            let at_start = (p as f64 - total as f64 * start as f64) / cnt as f64;
+            if best.is_none_or(|(b, _, _)| at_start < b) {
+                best = Some((at_start, p, cnt));
+            }
+        }
+        let (_, p, c) = best.expect("a cluster has at least one sample");
+        let target = (p / total).min(MAX_TARGET_NS);
+        let mult = ((256 * total).div_ceil(c)).min(u32::MAX as u64) as u32;
+        out.push(Step {
+            until_ns: cl[k].0,
+            target_ns: target,
+            mult_q8: mult,
+        });
+        start = cl[k].0;
+    }
+    out
+}
+
+/// How far past the largest size seen the prior of unlearned functions
+/// reaches: one pseudo-invocation of this many times that size.
+pub const PRIOR_TAIL: u64 = 8;
+
+/// The schedule for invocations of functions not learned yet: the Gittins
+/// index of every recent invocation of the host (`samples_ns`), plus one
+/// pseudo-invocation of [`PRIOR_TAIL`] times the largest. The pseudo-sample
+/// stands for the work still running that no completion has shown yet:
+/// without it every invocation larger than anything seen would fall back to
+/// least attained service, under which equally large invocations share the
+/// CPU and finish together, late; with it they are ranked by what they
+/// still need up to that size (the most attained first), so they finish one
+/// at a time. Empty for no samples.
+pub fn prior_steps(samples_ns: &[u64], max_steps: usize) -> Vec<Step> {
+    let Some(&max) = samples_ns.iter().max() else {
+        return Vec::new();
+    };
+    let mut all = samples_ns.to_vec();
+    all.push(max.saturating_mul(PRIOR_TAIL).min(MAX_TARGET_NS));
+    steps(&all, max_steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn eval(steps: &[Step], a: u64) -> Option<f64> {
+        steps.iter().find(|s| a < s.until_ns).map(|s| {
+            if s.mult_q8 == 0 {
+                s.target_ns as f64
+            } else {
+                s.target_ns.saturating_sub(a) as f64 * s.mult_q8 as f64 / 256.0
+            }
+        })
+    }
+
+    #[test]
+    fn one_size_is_srpt() {
+        let s = steps(&[100 * MS; 10], 12);
+        assert_eq!(s, vec![Step::linear(100 * MS, 100 * MS, 256)]);
+        assert_eq!(
+            rank_size(&clusters(&[100 * MS; 3], 12), 40 * MS),
+            Some(60.0 * MS as f64)
+        );
+        assert_eq!(rank_size(&clusters(&[100 * MS; 3], 12), 100 * MS), None);
+    }
+
+    #[test]
+    fn mostly_short_functions_start_near_their_short_size() {
+        // Three in four invocations take 10 ms, one takes 50 ms. At a = 0 the
+        // best threshold is 10 ms: E[min(S, 10)] / P(S <= 10) = 10 / 0.75.
+        let samples = [10 * MS, 10 * MS, 10 * MS, 50 * MS];
+        let cl = clusters(&samples, 12);
+        assert_eq!(cl, vec![(10 * MS, 3), (50 * MS, 1)]);
+        let r0 = rank_size(&cl, 0).unwrap();
+        assert!((r0 / MS as f64 - 13.333).abs() < 0.01, "{r0}");
+        let s = steps(&samples, 12);
+        assert_eq!(s.len(), 2);
+        assert!((eval(&s, 0).unwrap() / MS as f64 - 13.333).abs() < 0.05);
+        // Past 10 ms only the 50 ms invocation is left: SRPT on it.
+        assert_eq!(eval(&s, 20 * MS), Some(30.0 * MS as f64));
+        assert_eq!(rank_size(&cl, 20 * MS), Some(30.0 * MS as f64));
+        assert_eq!(eval(&s, 50 * MS), None);
+    }
+
+    #[test]
+    fn steps_bound_the_exact_index_from_above_and_meet_it_at_segment_starts() {
+        let samples: Vec<u64> = (1..=40).map(|i| (i * i) as u64 * MS / 4).collect();
+        let cl = clusters(&samples, 12);
+        let s = steps(&samples, 12);
+        assert!(s.len() <= 12 && s.len() == cl.len());
+        let mut start = 0;
+        for st in &s {
+            let exact = rank_size(&cl, start).unwrap();
+            let approx = eval(&s, start).unwrap();
+            assert!(
+                (approx - exact).abs() <= exact * 0.01 + 256.0,
+                "{start}: {approx} vs {exact}"
+            );
+            for a in (start..st.until_ns).step_by(((st.until_ns - start) / 7).max(1) as usize) {
+                let exact = rank_size(&cl, a).unwrap();
+                assert!(eval(&s, a).unwrap() + 256.0 >= exact, "{a}: below the index");
+            }
+            start = st.until_ns;
+        }
+    }
+
+    #[test]
+    fn clusters_merge_nearest_neighbours_down_to_the_step_count() {
+        // 1, 2, 4, ... 2^19 ms: 20 octaves, one cluster each, merged to 12.
+        let samples: Vec<u64> = (0..20).map(|k| MS << k).collect();
+        let cl = clusters(&samples, 12);
+        assert_eq!(cl.len(), 12);
+        assert_eq!(cl.iter().map(|&(_, n)| n).sum::<u32>(), 20);
+        assert_eq!(cl.last().unwrap().0, MS << 19);
+        // Values only move up: every completion point is kept or later.
+        assert!(cl.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(steps(&[], 12).is_empty());
+        // Zero-length samples count as 1 ns.
+        assert_eq!(clusters(&[0], 12), vec![(1, 1)]);
+    }
+
+    #[test]
+    fn the_prior_reaches_past_the_largest_size_seen() {
+        // Seen: 20 invocations of 5 ms. An unlearned invocation that has
+        // attained 10 ms is larger than anything seen; the pseudo-sample at
+        // 40 ms ranks it by what it would still need to get there, so the
+        // more it attained, the better it ranks.
+        let s = prior_steps(&[5 * MS; 20], 12);
+        assert_eq!(s.last().unwrap().until_ns, 40 * MS);
+        let (a, b) = (eval(&s, 10 * MS).unwrap(), eval(&s, 30 * MS).unwrap());
+        assert!(b < a, "{a} {b}");
+        assert_eq!(b, 10.0 * MS as f64);
+        // A fresh invocation still ranks near the 5 ms most invocations take.
+        assert!(eval(&s, 0).unwrap() < 6.0 * MS as f64);
+        assert!(prior_steps(&[], 12).is_empty());
+    }
+}
