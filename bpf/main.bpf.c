@@ -272,24 +272,49 @@ static u64 attained_ns(const struct task_ctx *tctx, u64 now)
 }
 
 /*
- * The policy a task is placed by: its function's, or the prior while the
- * function is not learned; none for host work (least attained service on
- * its recent CPU).
+ * The policy tasks of @func_id are placed by: their function's, or the prior
+ * while the function is not learned; none for host work (ALPS_FUNC_UNKNOWN:
+ * least attained service on its recent CPU).
  */
-static const struct alps_func_policy *task_policy(const struct task_ctx *tctx)
+static const struct alps_func_policy *policy_of(u32 func_id)
 {
 	const struct alps_func_policy *pol;
 
-	if (!is_func(tctx))
+	if (func_id == ALPS_FUNC_UNKNOWN)
 		return NULL;
-	pol = lookup_policy(tctx->func_id);
+	pol = lookup_policy(func_id);
 	return pol ? pol : lookup_policy(ALPS_FUNC_UNKNOWN);
+}
+
+static const struct alps_func_policy *task_policy(const struct task_ctx *tctx)
+{
+	return policy_of(tctx->func_id);
+}
+
+/* Bit of alps_level_of()'s result: the task outgrew its learned schedule. */
+#define LEVEL_PAST (1U << 16)
+
+/*
+ * alps_task_level() for a task of @func_id as a global function: the
+ * verifier checks it once rather than at every call site, where its loop
+ * over the schedule's steps would multiply the caller's states. Scalar
+ * arguments only, so every kernel accepts the call.
+ */
+__noinline u32 alps_level_of(u32 func_id, u64 attained_ns)
+{
+	bool past;
+	u32 level = alps_task_level(policy_of(func_id), attained_ns, &past);
+
+	return level | (past ? LEVEL_PAST : 0);
 }
 
 /* Level of @tctx's task at @now; *@past: it outgrew its learned schedule. */
 static u32 task_level(const struct task_ctx *tctx, u64 now, bool *past)
 {
-	return alps_task_level(task_policy(tctx), attained_ns(tctx, now), past);
+	u32 v = alps_level_of(tctx->func_id, attained_ns(tctx, now));
+
+	*past = v & LEVEL_PAST;
+	return lvl_idx(v);
 }
 
 static u64 task_slice(const struct task_ctx *tctx, u32 level)

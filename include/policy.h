@@ -27,18 +27,14 @@
 #define ALPS_INLINE static __attribute__((always_inline)) inline
 #endif
 
-/* Floor of log2(@v); 0 for @v <= 1. Branches only, no loop, for the verifier. */
+/*
+ * Floor of log2(@v); 0 for @v <= 1. Branch-free (the BPF backend expands
+ * the count of leading zeros into shifts and masks): a branch per bit would
+ * give the verifier a state per possible result.
+ */
 ALPS_INLINE u32 alps_ilog2(u64 v)
 {
-	u32 r = 0;
-
-	if (v >> 32) { v >>= 32; r += 32; }
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8) { v >>= 8; r += 8; }
-	if (v >> 4) { v >>= 4; r += 4; }
-	if (v >> 2) { v >>= 2; r += 2; }
-	if (v >> 1) { r += 1; }
-	return r;
+	return v > 1 ? 63 - (u32)__builtin_clzll(v) : 0;
 }
 
 /*
@@ -94,7 +90,7 @@ ALPS_INLINE u64 alps_step_rank(const struct alps_sched_step *s, u64 attained_ns)
  */
 ALPS_INLINE u32 alps_task_level(const struct alps_func_policy *pol, u64 attained_ns, bool *past)
 {
-	u32 i, n, las, last = 0;
+	u32 i, n, las, last;
 
 	*past = false;
 	las = alps_size_level(attained_ns);
@@ -103,15 +99,13 @@ ALPS_INLINE u32 alps_task_level(const struct alps_func_policy *pol, u64 attained
 
 	n = pol->nr_steps < ALPS_SCHED_STEPS ? pol->nr_steps : ALPS_SCHED_STEPS;
 	for (i = 0; i < ALPS_SCHED_STEPS; i++) {
-		const struct alps_sched_step *s = &pol->steps[i];
-
 		if (i >= n)
 			break;
-		last = alps_size_level(alps_step_rank(s, attained_ns));
-		if (attained_ns < s->until_ns)
-			return last;
+		if (attained_ns < pol->steps[i].until_ns)
+			return alps_size_level(alps_step_rank(&pol->steps[i], attained_ns));
 	}
 	*past = true;
+	last = alps_size_level(alps_step_rank(&pol->steps[n - 1], attained_ns));
 	return las > last ? las : last;
 }
 

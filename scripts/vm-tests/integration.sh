@@ -46,7 +46,7 @@ else
   fail "scx.service: did not attach; $(tail -3 "$out/svc.log")"; kill -9 "$ALPS_PID" 2>/dev/null
 fi
 # An override that names a bad flag fails fast with exit 2 (no restart).
-SCX_SCHEDULER=scx_alps SCX_FLAGS_OVERRIDE='--ranks 0' PATH="$bin:$PATH" \
+SCX_SCHEDULER=scx_alps SCX_FLAGS_OVERRIDE='--window 1' PATH="$bin:$PATH" \
   /bin/bash -c 'exec ${SCX_SCHEDULER_OVERRIDE:-$SCX_SCHEDULER} ${SCX_FLAGS_OVERRIDE:-$SCX_FLAGS} ' 2>"$out/svc-bad.log"
 rc=$?
 [ "$rc" = 2 ] && [ "$(scx_state)" = disabled ] && pass "scx.service: bad SCX_FLAGS exit 2 (RestartPreventExitStatus), system unchanged" \

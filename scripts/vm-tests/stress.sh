@@ -230,17 +230,18 @@ if want 8; then
   A="$bin/scx_alps"
   check_bad 2 "invalid value" "$A" --policy cfs
   check_bad 2 "unexpected argument" "$A" --frobnicate
-  check_bad 2 "invalid digit" "$A" --ranks many
-  check_bad 2 "--ranks" "$A" --ranks 0
-  check_bad 2 "--ranks" "$A" --ranks 99
-  check_bad 2 "--neutral-rank" "$A" --neutral-rank 8
+  check_bad 2 "invalid digit" "$A" --history many
+  check_bad 2 "--history" "$A" --history 0
+  check_bad 2 "unexpected argument" "$A" --ranks 8
+  check_bad 2 "--host-half-life-ms" "$A" --host-half-life-ms 0
   check_bad 2 "--slice-us" "$A" --slice-us 10
   check_bad 2 "--slice-max-us" "$A" --slice-max-us 9000000 --slice-us 8000
   check_bad 2 "--window" "$A" --window 1
   check_bad 2 "--learn-interval-ms" "$A" --learn-interval-ms 1
   check_bad 2 "--alpha" "$A" --alpha 0
   check_bad 2 "--theta" "$A" --theta 150
-  check_bad 2 "--io-penalty" "$A" --io-penalty 3
+  check_bad 2 "alps-io" "$A" --policy alps --no-io-signals
+  check_bad 2 "--state-file" "$A" --state-file /nonexistent/dir/state.json
   check_bad 2 "alps-io" "$A" --policy alps --min-quantum-us 100
   check_bad 2 "--starvation-ms" "$A" --starvation-ms 6000
   check_bad 2 "--ringbuf-kb" "$A" --ringbuf-kb 3

@@ -1,0 +1,244 @@
+//! The command line of alps-bench: one struct of arguments per command.
+
+use std::path::PathBuf;
+
+use alps_bench::sim::SimPolicy;
+use alps_bench::trace::Format;
+use alps_bench::workload::Scenario;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "alps-bench",
+    version,
+    about = "A/B benchmark and simulator for scx_alps on FaaS traces"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Replay a trace under each arm (EEVDF, scx_alps --policy alps and
+    /// alps-io, extra schedulers) and write the report. Runs in the sched_ext
+    /// test VM when this kernel has no sched_ext.
+    Ab(AbArgs),
+    /// Build the plan of a trace and print what it contains.
+    Plan(PlanArgs),
+    /// Check a results directory: files parse and every invocation of every
+    /// arm completed. Exits non-zero otherwise.
+    Verify(VerifyArgs),
+    /// Simulate the plan of a trace under models of the schedulers (FIFO,
+    /// EEVDF, scx_alps alps and alps-io, clairvoyant SRPT) on N CPUs and write
+    /// the same report as `ab`.
+    Sim(SimArgs),
+    /// Benchmark the simulator: invocations simulated per second per policy.
+    SimSpeed(SimSpeedArgs),
+    /// Run a command under the restrictions scx_loader's systemd unit puts on
+    /// the schedulers it starts: cgroupfs read-only (ProtectControlGroups), no
+    /// writable and executable memory (MemoryDenyWriteExecute, here the
+    /// kernel's PR_SET_MDWE) and no real-time priority (RestrictRealtime, here
+    /// RLIMIT_RTPRIO 0 with CAP_SYS_NICE dropped). Needs root.
+    Sandbox(SandboxArgs),
+    /// Internal: run a plan under whatever scheduler is attached.
+    #[command(hide = true)]
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true, required = true)]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    /// Simulated CPUs (the study used 16).
+    #[arg(long, default_value_t = 16)]
+    pub cpus: usize,
+    /// Policies, comma-separated: fifo, eevdf, alps, alps-io, and the bounds
+    /// srpt (clairvoyant), gittins and las (size-blind). The first is the
+    /// baseline of the deltas.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io,srpt,gittins")]
+    pub policies: Vec<SimPolicy>,
+    /// Repeat the plan this many times back to back.
+    #[arg(long, default_value_t = 1)]
+    pub tile: usize,
+    /// CPU time lost per context switch, us.
+    #[arg(long, default_value_t = 5.0)]
+    pub cs_cost_us: f64,
+    /// EEVDF base slice of the fair-share model, us.
+    #[arg(long, default_value_t = 3000)]
+    pub fair_slice_us: u64,
+    /// Scheduler ticks per second of the sched_ext models (6.12 test kernel:
+    /// 1000; Debian's kernels: 250).
+    #[arg(long, default_value_t = 1000)]
+    pub hz: u32,
+    /// scx_alps flags for both scx_alps models (one string, pass it as
+    /// --alps-flags="..."), e.g. "--window 200"; the default matches `ab`'s arms.
+    #[arg(long, default_value = "--learn-interval-ms 1000")]
+    pub alps_flags: String,
+    /// Extra scx_alps flags for the alps-io model only, e.g.
+    /// --alps-io-flags="--io-penalty 0.3 --min-quantum-us 2000".
+    #[arg(long, default_value = "")]
+    pub alps_io_flags: String,
+    /// Results directory [default: results/sim-<scenario>-<cpus>cpu-<time>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct SimSpeedArgs {
+    /// Trace to tile (study format).
+    #[arg(long)]
+    pub trace: PathBuf,
+    /// Offered load: CPU demand per second of arrivals over CPU capacity
+    /// (the work scale is set to reach it); the full mixed trace offers 2.2x
+    /// the capacity of 16 CPUs at work scale 1, an ever-growing backlog.
+    #[arg(long, default_value_t = 0.8)]
+    pub load: f64,
+    /// Invocations to simulate per policy.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub invocations: usize,
+    /// Simulated CPUs.
+    #[arg(long, default_value_t = 16)]
+    pub cpus: usize,
+    /// Policies to time.
+    #[arg(long, value_delimiter = ',', default_value = "fifo,eevdf,alps,alps-io,srpt")]
+    pub policies: Vec<SimPolicy>,
+}
+
+#[derive(Args, Clone)]
+pub struct TraceArgs {
+    /// Trace file (or Azure 2019 directory).
+    #[arg(long)]
+    pub trace: PathBuf,
+    /// Trace format [default: detected from the content].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Workload mix (the I/O study's scenarios).
+    #[arg(long, value_enum, default_value_t = Scenario::Mixed)]
+    pub scenario: Scenario,
+    /// First entries to use, 0 for all [default: 200 for mixed, 1000 otherwise].
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Entries to skip before the first one used [default: --warmup].
+    #[arg(long)]
+    pub skip: Option<usize>,
+    /// Replay the N entries before the measured ones first, unmeasured, under
+    /// each learning arm (the same scheduler instance then runs the measured
+    /// ones): the arm's trained run, reported beside its untrained one.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: usize,
+    /// Offered CPU load as a fraction of the machine: arrival times are
+    /// scaled so that CPU demand / (span x CPUs) equals it (work and sleeps
+    /// untouched) [default: the trace's own arrival times].
+    #[arg(long)]
+    pub load: Option<f64>,
+    /// Multiplies arrival times and sleeps (after the format's own factor).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Multiplies CPU demands; "auto" = CPUs / 16 (the study's machine), so
+    /// each CPU carries the study's load.
+    #[arg(long, default_value = "auto")]
+    pub work_scale: String,
+    /// Seed of every random choice (Azure 2019 sampling).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VmMode {
+    /// Use the VM only when this kernel lacks sched_ext.
+    Auto,
+    /// Always run the arms in the VM.
+    Always,
+    /// Never: fail if this kernel lacks sched_ext.
+    Never,
+}
+
+#[derive(Args, Clone)]
+pub struct AbArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    /// Arms, comma-separated: eevdf (the kernel's default scheduler), alps, alps-io.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io")]
+    pub arms: Vec<String>,
+    /// Extra arm NAME=COMMAND, e.g. bpfland=scx_bpfland (repeatable).
+    #[arg(long)]
+    pub extra_arm: Vec<String>,
+    /// Repetitions of every arm (interleaved).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Extra flags for both scx_alps arms (one string, split on spaces).
+    #[arg(long, default_value = "--learn-interval-ms 1000")]
+    pub alps_flags: String,
+    /// The scx_alps binary [default: next to alps-bench].
+    #[arg(long)]
+    pub scx_alps: Option<PathBuf>,
+    /// Results directory [default: results/<scenario>-<time>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where the arms run.
+    #[arg(long, value_enum, default_value_t = VmMode::Auto)]
+    pub vm: VmMode,
+    /// VM kernel: 6.12, 7.2 or a kernel image path.
+    #[arg(long, default_value = "6.12")]
+    pub kernel: String,
+    /// VM CPUs.
+    #[arg(long, default_value_t = 2)]
+    pub vm_cpus: usize,
+    /// VM memory.
+    #[arg(long, default_value = "2G")]
+    pub vm_memory: String,
+    /// SCHED_FIFO priority of the load generator; 0 runs it as a normal task.
+    #[arg(long, default_value_t = 10)]
+    pub rt_prio: i32,
+    /// Seconds a scheduler may take to attach.
+    #[arg(long, default_value_t = 60)]
+    pub attach_timeout: u64,
+    /// Internal: already inside the VM.
+    #[arg(long, hide = true)]
+    pub in_vm: bool,
+}
+
+#[derive(Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    /// CPUs the plan is scaled for (work scale auto).
+    #[arg(long, default_value_t = 2)]
+    pub cpus: usize,
+    /// Write the plan as JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// Results directory of an A/B run.
+    pub dir: PathBuf,
+    /// Arms that must be present.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io")]
+    pub arms: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[arg(long)]
+    pub plan: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 10)]
+    pub rt_prio: i32,
+    #[arg(long)]
+    pub no_rt: bool,
+    #[arg(long, default_value = "/sys/fs/cgroup/faas")]
+    pub cgroup_parent: PathBuf,
+    #[arg(long, default_value_t = 900)]
+    pub drain_timeout_s: u64,
+}

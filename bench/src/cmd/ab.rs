@@ -1,0 +1,205 @@
+//! `alps-bench ab`: the A/B benchmark, on this host or in the test VM.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use alps_bench::report::{self, RunMeta};
+use alps_bench::runner::{self, AbSetup};
+use anyhow::{Context, Result, bail};
+use log::info;
+use scx_alps::preflight::{ScxState, kernel_release, scx_state};
+
+use super::{build_plan, describe, out_dir, repo_root};
+use crate::cli::{AbArgs, VmMode};
+
+/// Re-runs this command inside the sched_ext test VM.
+/// Re-runs this command inside the sched_ext test VM.
+fn in_vm(a: &AbArgs, out: &Path) -> Result<()> {
+    let root = repo_root().context("cannot find scripts/vm-run (set ALPS_ROOT to the scx_alps checkout)")?;
+    let exe = std::env::current_exe()?;
+    let mut args: Vec<String> = std::env::args().skip(2).collect();
+    // Drop --out/--vm given by the user; we pass resolved ones.
+    let mut clean = Vec::new();
+    let mut skip = false;
+    for x in args.drain(..) {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if x == "--out" || x == "--vm" {
+            skip = true;
+            continue;
+        }
+        if x.starts_with("--out=") || x.starts_with("--vm=") {
+            continue;
+        }
+        clean.push(x);
+    }
+    let mut guest = vec![exe.display().to_string(), "ab".into()];
+    guest.extend(clean);
+    guest.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--vm".into(),
+        "never".into(),
+        "--in-vm".into(),
+    ]);
+    info!(
+        "this kernel has no sched_ext: running the arms in the test VM (kernel {})",
+        a.kernel
+    );
+    let status = std::process::Command::new(root.join("scripts/vm-run"))
+        .args([
+            "--kernel",
+            &a.kernel,
+            "--cpus",
+            &a.vm_cpus.to_string(),
+            "--memory",
+            &a.vm_memory,
+        ])
+        .arg("--rwdir")
+        .arg(out)
+        .arg("--")
+        .args(&guest)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .context("cannot run scripts/vm-run")?;
+    if !status.success() {
+        bail!("the A/B run in the VM failed ({status})");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).context("the VM run left no report.md")?;
+    println!("{md}");
+    println!("results: {}", out.display());
+    Ok(())
+}
+
+pub fn run(a: AbArgs) -> Result<()> {
+    if a.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let out = out_dir(&a.out, &a.trace.scenario.to_string())?;
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let out = out.canonicalize()?;
+    let scx_alps = match &a.scx_alps {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("scx_alps"),
+    };
+    let alps_flags: Vec<String> = a.alps_flags.split_whitespace().map(String::from).collect();
+    let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &alps_flags)?;
+    // Check the trace before booting anything.
+    let host_plan = build_plan(&a.trace, a.vm_cpus)?;
+    info!("{}", describe(&host_plan).trim_end());
+
+    let has_scx = scx_state(Path::new("/sys")) != ScxState::Absent;
+    let use_vm = !a.in_vm
+        && match a.vm {
+            VmMode::Always => true,
+            VmMode::Auto => !has_scx,
+            VmMode::Never => false,
+        };
+    if use_vm {
+        return in_vm(&a, &out);
+    }
+    if !has_scx {
+        bail!(
+            "kernel {} has no sched_ext: use --vm auto (the default) to run in the test VM",
+            kernel_release()
+        );
+    }
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the A/B run must be root (it loads schedulers and creates cgroups): retry with sudo");
+    }
+    if arms.iter().any(|x| x.ops_prefix.is_some()) && !scx_alps.is_file() {
+        bail!(
+            "scx_alps binary not found at {}: build it (cargo build --release) or pass --scx-alps",
+            scx_alps.display()
+        );
+    }
+
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let plan = build_plan(&a.trace, cpus)?;
+    let plan_path = out.join("plan.json");
+    std::fs::write(&plan_path, serde_json::to_vec(&plan)?)?;
+    let n = plan.invocations.len();
+    let total = n * arms.len() * a.repeats;
+    let started = Instant::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new(total as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} invocations ({msg}) eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let mut finished_before = 0usize;
+    let mut last_key = (String::new(), usize::MAX);
+    let mut last_print = Instant::now();
+    let progress = |arm: &str, rep: usize, done: usize| {
+        if (arm.to_string(), rep) != last_key {
+            if last_key.1 != usize::MAX {
+                finished_before += n;
+            }
+            last_key = (arm.to_string(), rep);
+        }
+        let pos = finished_before + done;
+        match &bar {
+            Some(pb) => {
+                pb.set_message(format!("{arm} rep {}", rep + 1));
+                pb.set_position(pos as u64);
+            }
+            None => {
+                if last_print.elapsed() > Duration::from_secs(15) || done == n {
+                    eprintln!(
+                        "progress: {arm} rep {}: {done}/{n} done ({pos}/{total} overall, {:.0}s elapsed)",
+                        rep + 1,
+                        started.elapsed().as_secs_f64()
+                    );
+                    last_print = Instant::now();
+                }
+            }
+        }
+    };
+    let setup = AbSetup {
+        arms: &arms,
+        repeats: a.repeats,
+        plan_path: &plan_path,
+        out_dir: &out,
+        exe: &std::env::current_exe()?,
+        rt_prio: (a.rt_prio > 0).then_some(a.rt_prio),
+        attach_timeout: Duration::from_secs(a.attach_timeout),
+    };
+    let runs = runner::run_ab(&setup, progress)?;
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+    let meta = RunMeta {
+        mode: if a.in_vm { "vm".into() } else { "host".into() },
+        kernel: kernel_release(),
+        cpus,
+        trace: plan.trace.clone(),
+        format: plan.format.to_string(),
+        scenario: plan.config.scenario.to_string(),
+        time_scale: plan.config.time_scale,
+        work_scale: plan.config.work_scale,
+        invocations: n,
+        seed: plan.seed,
+        repeats: a.repeats,
+        baseline: arms[0].name.clone(),
+    };
+    let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
+    let summary = report::summarize(&runs, &names, meta);
+    report::write_outputs(&out, &runs, &summary)?;
+    if !a.in_vm {
+        println!("{}", report::markdown(&summary));
+        println!("results: {}", out.display());
+    }
+    info!(
+        "A/B run done in {:.0} s: {}",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! One module per command; what several commands share (plans from the
+//! trace arguments, output directories) is here.
+
+pub mod ab;
+pub mod plan;
+pub mod replay;
+pub mod sandbox;
+pub mod sim;
+
+use std::path::{Path, PathBuf};
+
+use alps_bench::trace;
+use alps_bench::workload::{self, Plan, PlanConfig, STUDY_CPUS};
+use anyhow::{Context, Result, bail};
+
+use crate::cli::TraceArgs;
+
+pub fn work_scale(arg: &str, cpus: usize) -> Result<f64> {
+    if arg == "auto" {
+        return Ok(cpus as f64 / STUDY_CPUS);
+    }
+    arg.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .with_context(|| format!("--work-scale must be \"auto\" or a positive number, got {arg:?}"))
+}
+
+/// The measured plan and, with `--warmup N`, the plan of the N entries
+/// before it; both with the arrival scale that `--load` asks for (computed
+/// on the measured plan).
+pub fn build_plans(t: &TraceArgs, cpus: usize) -> Result<(Plan, Option<Plan>)> {
+    let (format, entries) = trace::read(&t.trace, t.format, t.seed)?;
+    let skip = t.skip.unwrap_or(t.warmup);
+    if t.warmup > skip {
+        bail!(
+            "--warmup {} needs --skip of at least {} (the warm-up entries come before the measured ones)",
+            t.warmup,
+            t.warmup
+        );
+    }
+    let cfg = PlanConfig {
+        scenario: t.scenario,
+        time_scale: t.time_scale,
+        work_scale: work_scale(&t.work_scale, cpus)?,
+        limit: t.limit.unwrap_or_else(|| t.scenario.default_limit()),
+        skip,
+        arrival_scale: 1.0,
+    };
+    let name = t.trace.display().to_string();
+    let mut plan = workload::build_plan(&name, format, &entries, &cfg, t.seed)?;
+    let mut warm = if t.warmup > 0 {
+        let wc = PlanConfig {
+            limit: t.warmup,
+            skip: skip - t.warmup,
+            ..cfg.clone()
+        };
+        Some(workload::build_plan(&name, format, &entries, &wc, t.seed)?)
+    } else {
+        None
+    };
+    if let Some(load) = t.load {
+        if !(load.is_finite() && load > 0.0 && load <= 10.0) {
+            bail!("--load must be in (0, 10], got {load}");
+        }
+        let natural = plan.offered_load(cpus);
+        if !natural.is_finite() || natural <= 0.0 {
+            bail!("--load: the plan has no arrival span or no CPU demand to scale");
+        }
+        let f = natural / load;
+        plan.scale_arrivals(f);
+        if let Some(w) = warm.as_mut() {
+            w.scale_arrivals(f);
+        }
+    }
+    Ok((plan, warm))
+}
+
+pub fn build_plan(t: &TraceArgs, cpus: usize) -> Result<Plan> {
+    Ok(build_plans(t, cpus)?.0)
+}
+
+pub fn describe(plan: &Plan) -> String {
+    let mut by_class: std::collections::BTreeMap<(String, String), (usize, u64, u64)> = Default::default();
+    for i in &plan.invocations {
+        let e = by_class.entry((i.class.clone(), i.kind.to_string())).or_default();
+        e.0 += 1;
+        e.1 += i.cpu_ns();
+        e.2 += i.sleep_ns();
+    }
+    let mut s = format!(
+        "{} invocations of {} functions from {} ({}), scenario {}, span {:.1} s, CPU demand {:.1} s \
+         (time scale {}, work scale {:.4})\n",
+        plan.invocations.len(),
+        plan.functions().len(),
+        plan.trace,
+        plan.format,
+        plan.config.scenario,
+        plan.span_ns() as f64 / 1e9,
+        plan.cpu_ns() as f64 / 1e9,
+        plan.config.time_scale,
+        plan.config.work_scale
+    );
+    for ((class, kind), (n, cpu, sleep)) in by_class {
+        s += &format!(
+            "  class {class:<10} {kind:<3} n={n:<5} mean CPU {:>8.1} ms  mean sleep {:>8.1} ms\n",
+            cpu as f64 / n as f64 / 1e6,
+            sleep as f64 / n as f64 / 1e6
+        );
+    }
+    s
+}
+
+/// `out` if given, else `results/<stem>-<unix seconds>`.
+pub fn out_dir(out: &Option<PathBuf>, stem: &str) -> Result<PathBuf> {
+    if let Some(o) = out {
+        return Ok(o.clone());
+    }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    Ok(PathBuf::from(format!("results/{stem}-{secs}")))
+}
+
+pub fn repo_root() -> Option<PathBuf> {
+    if let Ok(r) = std::env::var("ALPS_ROOT") {
+        return Some(PathBuf::from(r));
+    }
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .find(|d| d.join("scripts/vm-run").is_file())
+        .map(Path::to_path_buf)
+}
