@@ -78,13 +78,13 @@ pub struct SimArgs {
     /// 1000; Debian's kernels: 250).
     #[arg(long, default_value_t = 1000)]
     pub hz: u32,
-    /// scx_alps flags for both scx_alps models (one string, pass it as
-    /// --alps-flags="..."), e.g. "--window 200"; the default matches `ab`'s arms.
-    #[arg(long, default_value = "--learn-interval-ms 1000")]
+    /// scx_alps flags for both scx_alps models (one string, split like a
+    /// shell would), e.g. "--window 200"; the default matches `ab`'s arms.
+    #[arg(long, default_value = "--learn-interval-ms 1000", allow_hyphen_values = true)]
     pub alps_flags: String,
     /// Extra scx_alps flags for the alps-io model only, e.g.
     /// --alps-io-flags="--io-penalty 0.3 --min-quantum-us 2000".
-    #[arg(long, default_value = "")]
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub alps_io_flags: String,
     /// Results directory [default: results/sim-<scenario>-<cpus>cpu-<time>].
     #[arg(long)]
@@ -165,8 +165,11 @@ pub enum VmMode {
 pub struct AbArgs {
     #[command(flatten)]
     pub trace: TraceArgs,
-    /// Arms, comma-separated: eevdf (the kernel's default scheduler), alps, alps-io.
-    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io")]
+    /// Arms, comma-separated: eevdf (the kernel's default scheduler), oracle
+    /// (the default scheduler, each invocation niced by its known size), alps,
+    /// alps-io, alps-io-noio (alps-io without its I/O signals, an ablation).
+    /// With --warmup every scheduler arm also runs trained ("<arm>/trained").
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,oracle,alps,alps-io")]
     pub arms: Vec<String>,
     /// Extra arm NAME=COMMAND, e.g. bpfland=scx_bpfland (repeatable).
     #[arg(long)]
@@ -174,9 +177,14 @@ pub struct AbArgs {
     /// Repetitions of every arm (interleaved).
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
-    /// Extra flags for both scx_alps arms (one string, split on spaces).
-    #[arg(long, default_value = "--learn-interval-ms 1000")]
+    /// Extra flags for every scx_alps arm (one string, split like a shell
+    /// would; `--alps-flags "--window 50"` works).
+    #[arg(long, default_value = "--learn-interval-ms 1000", allow_hyphen_values = true)]
     pub alps_flags: String,
+    /// Pause between a trained arm's warm-up replay and its measured one, ms:
+    /// at least one learning interval, so the learner has seen the warm-up.
+    #[arg(long, default_value_t = 1500)]
+    pub settle_ms: u64,
     /// The scx_alps binary [default: next to alps-bench].
     #[arg(long)]
     pub scx_alps: Option<PathBuf>,
@@ -241,4 +249,7 @@ pub struct ReplayArgs {
     pub cgroup_parent: PathBuf,
     #[arg(long, default_value_t = 900)]
     pub drain_timeout_s: u64,
+    /// Run each invocation at its oracle nice value.
+    #[arg(long)]
+    pub oracle: bool,
 }

@@ -5,12 +5,14 @@
 //! - [`exec`]: runs a plan for real, one process per invocation;
 //! - [`runner`]: starts and stops each arm's scheduler and runs the plan under it;
 //! - [`report`], [`plot`]: CSV, JSON, Markdown and plots;
-//! - [`sim`]: discrete-event simulator of the same plans under models of the schedulers.
+//! - [`sim`]: discrete-event simulator of the same plans under models of the schedulers;
+//! - [`stats`]: confidence intervals over repetitions.
 
 pub mod exec;
 pub mod plot;
 pub mod report;
 pub mod runner;
 pub mod sim;
+pub mod stats;
 pub mod trace;
 pub mod workload;

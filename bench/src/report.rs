@@ -11,7 +11,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::exec::InvocationResult;
-use crate::workload::Kind;
+use crate::stats::{Ratio, nan_if_null};
+use crate::workload::{Kind, Plan};
 
 /// Results of one arm in one repetition.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -56,6 +57,52 @@ pub struct RunMeta {
     pub repeats: usize,
     /// Arm all deltas are relative to.
     pub baseline: String,
+    /// Factor applied to the trace's arrival times (`--load`).
+    #[serde(default = "one")]
+    pub arrival_scale: f64,
+    /// Offered CPU load of the measured plan on `cpus` CPUs.
+    #[serde(default)]
+    pub offered_load: f64,
+    /// Entries replayed before a trained arm's measured run (0: none).
+    #[serde(default)]
+    pub warmup: usize,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl RunMeta {
+    /// The metadata of a run of `plan` in `mode` ("vm", "host", "sim") on
+    /// `kernel` with `cpus` CPUs, `repeats` repetitions per arm, ratios to
+    /// `baseline`, trained arms after `warmup` entries.
+    pub fn of(
+        plan: &Plan,
+        mode: &str,
+        kernel: String,
+        cpus: usize,
+        repeats: usize,
+        baseline: &str,
+        warmup: usize,
+    ) -> Self {
+        Self {
+            mode: mode.into(),
+            kernel,
+            cpus,
+            trace: plan.trace.clone(),
+            format: plan.format.to_string(),
+            scenario: plan.config.scenario.to_string(),
+            time_scale: plan.config.time_scale,
+            work_scale: plan.config.work_scale,
+            invocations: plan.invocations.len(),
+            seed: plan.seed,
+            repeats,
+            baseline: baseline.into(),
+            arrival_scale: plan.config.arrival_scale,
+            offered_load: plan.offered_load(cpus),
+            warmup,
+        }
+    }
 }
 
 /// FCT statistics of one class (or of all invocations) in one arm.
@@ -70,22 +117,47 @@ pub struct ClassStats {
     /// Invocations that did not complete.
     pub failed: usize,
     /// Mean FCT, ms.
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean_ms: f64,
     /// Median FCT, ms.
+    #[serde(deserialize_with = "nan_if_null")]
     pub p50_ms: f64,
     /// 99th-percentile FCT, ms.
+    #[serde(deserialize_with = "nan_if_null")]
     pub p99_ms: f64,
     /// Largest FCT, ms.
+    #[serde(deserialize_with = "nan_if_null")]
     pub max_ms: f64,
     /// Smallest and largest per-repetition mean, ms (run-to-run noise).
     pub rep_mean_range_ms: (f64, f64),
+    /// Mean FCT of each repetition, ms (repetition order).
+    #[serde(default)]
+    pub rep_means_ms: Vec<f64>,
+    /// P99 FCT of each repetition, ms.
+    #[serde(default)]
+    pub rep_p99_ms: Vec<f64>,
+    /// Half-width of the 95 % confidence interval of the mean over
+    /// repetitions, ms (None with one repetition).
+    #[serde(default)]
+    pub ci95_ms: Option<f64>,
+    /// Mean over the baseline arm's mean, with its 95 % interval.
+    #[serde(default)]
+    pub ratio: Option<Ratio>,
+    /// P99 over the baseline arm's P99 (from per-repetition P99s), with its
+    /// 95 % interval.
+    #[serde(default)]
+    pub p99_ratio: Option<Ratio>,
     /// Mean slowdown: FCT / (CPU demand + sleep).
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean_slowdown: f64,
     /// Mean voluntary context switches per invocation.
+    #[serde(deserialize_with = "nan_if_null")]
     pub nvcsw_mean: f64,
     /// Mean involuntary context switches per invocation.
+    #[serde(deserialize_with = "nan_if_null")]
     pub nivcsw_mean: f64,
     /// Mean spawn latency (arrival to first instruction), ms.
+    #[serde(deserialize_with = "nan_if_null")]
     pub spawn_mean_ms: f64,
     /// Change of the mean against the baseline arm, percent.
     pub delta_mean_pct: Option<f64>,
@@ -182,6 +254,7 @@ fn class_stats(class: &str, rows: &[(&usize, &InvocationResult)]) -> ClassStats 
         }
     }
     let rep_means: Vec<f64> = by_rep.values().map(|v| mean(v.iter().copied())).collect();
+    let rep_p99: Vec<f64> = by_rep.values().map(|v| hdr_percentile(v, 0.99)).collect();
     ClassStats {
         class: class.to_string(),
         kind,
@@ -195,6 +268,11 @@ fn class_stats(class: &str, rows: &[(&usize, &InvocationResult)]) -> ClassStats 
             rep_means.iter().copied().fold(f64::INFINITY, f64::min),
             rep_means.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         ),
+        ci95_ms: crate::stats::mean_ci95(&rep_means).1,
+        rep_means_ms: rep_means,
+        rep_p99_ms: rep_p99,
+        ratio: None,
+        p99_ratio: None,
         mean_slowdown: mean(ok.iter().map(|r| r.fct_ms / (r.demand_ms + r.sleep_ms).max(1e-3))),
         nvcsw_mean: mean(ok.iter().map(|r| r.nvcsw as f64)),
         nivcsw_mean: mean(ok.iter().map(|r| r.nivcsw as f64)),
@@ -277,13 +355,17 @@ pub fn summarize(runs: &[ArmRun], arm_order: &[String], meta: RunMeta) -> Summar
 
     if let Some(base) = arms.iter().find(|a| a.arm == meta.baseline).cloned() {
         let delta = |x: f64, b: f64| (b > 0.0 && x.is_finite()).then(|| 100.0 * (x - b) / b);
+        let compare = |c: &mut ClassStats, b: &ClassStats| {
+            c.delta_mean_pct = delta(c.mean_ms, b.mean_ms);
+            c.delta_p99_pct = delta(c.p99_ms, b.p99_ms);
+            c.ratio = Some(crate::stats::ratio_ci95(&c.rep_means_ms, &b.rep_means_ms));
+            c.p99_ratio = Some(crate::stats::ratio_ci95(&c.rep_p99_ms, &b.rep_p99_ms));
+        };
         for a in arms.iter_mut() {
-            a.overall.delta_mean_pct = delta(a.overall.mean_ms, base.overall.mean_ms);
-            a.overall.delta_p99_pct = delta(a.overall.p99_ms, base.overall.p99_ms);
+            compare(&mut a.overall, &base.overall);
             for c in a.classes.iter_mut() {
                 if let Some(b) = base.classes.iter().find(|b| b.class == c.class) {
-                    c.delta_mean_pct = delta(c.mean_ms, b.mean_ms);
-                    c.delta_p99_pct = delta(c.p99_ms, b.p99_ms);
+                    compare(c, b);
                 }
             }
         }
@@ -301,12 +383,31 @@ fn fmt_ms(v: f64) -> String {
     }
 }
 
-fn fmt_pct(v: Option<f64>) -> String {
-    v.map_or("".into(), |p| format!("{p:+.1}%"))
+/// A ratio with its 95 % interval: "0.72 [0.65, 0.79]", or "0.72" when the
+/// interval is unknown (one repetition).
+fn fmt_ratio(r: Option<Ratio>) -> String {
+    match r {
+        Some(Ratio {
+            value: x,
+            ci95: Some(h),
+        }) if x.is_finite() => {
+            format!("{x:.2} [{:.2}, {:.2}]", x - h, x + h)
+        }
+        Some(Ratio { value: x, .. }) if x.is_finite() => format!("{x:.2}"),
+        _ => "-".into(),
+    }
 }
 
-/// The cells both FCT tables share: n (and failures), mean, P50, P99, max,
-/// and the deltas of mean and P99 against the baseline.
+/// A mean with the half-width of its 95 % interval.
+fn fmt_mean(c: &ClassStats) -> String {
+    match c.ci95_ms {
+        Some(h) => format!("{} ± {}", fmt_ms(c.mean_ms), fmt_ms(h)),
+        None => fmt_ms(c.mean_ms),
+    }
+}
+
+/// The cells both FCT tables share: n (and failures), mean ± CI, P50, P99,
+/// max, and mean and P99 over the baseline's with their 95 % intervals.
 fn fct_cells(c: &ClassStats) -> String {
     let failed = if c.failed > 0 {
         format!(" ({} failed)", c.failed)
@@ -316,13 +417,44 @@ fn fct_cells(c: &ClassStats) -> String {
     format!(
         "{}{failed} | {} | {} | {} | {} | {} | {}",
         c.count,
-        fmt_ms(c.mean_ms),
+        fmt_mean(c),
         fmt_ms(c.p50_ms),
         fmt_ms(c.p99_ms),
         fmt_ms(c.max_ms),
-        fmt_pct(c.delta_mean_pct),
-        fmt_pct(c.delta_p99_pct)
+        fmt_ratio(c.ratio),
+        fmt_ratio(c.p99_ratio)
     )
+}
+
+/// The headline table: every arm's mean FCT over the baseline's, per class
+/// and overall, with 95 % confidence intervals, and the overall P99 ratio.
+fn ratio_table(s: &Summary) -> String {
+    let Some(base) = s.arms.iter().find(|a| a.arm == s.meta.baseline) else {
+        return String::new();
+    };
+    let classes: Vec<&str> = base.classes.iter().map(|c| c.class.as_str()).collect();
+    let mut o = format!("## Mean FCT over `{}` (95 % CI)\n\n| arm |", base.arm);
+    for c in &classes {
+        o += &format!(" class {c} |");
+    }
+    o += " all | P99 all |\n|---|";
+    for _ in &classes {
+        o += "---:|";
+    }
+    o += "---:|---:|\n";
+    for a in s.arms.iter().filter(|a| a.arm != base.arm) {
+        o += &format!("| {} |", a.arm);
+        for c in &classes {
+            let r = a.classes.iter().find(|x| x.class == *c).and_then(|x| x.ratio);
+            o += &format!(" {} |", fmt_ratio(r));
+        }
+        o += &format!(
+            " {} | {} |\n",
+            fmt_ratio(a.overall.ratio),
+            fmt_ratio(a.overall.p99_ratio)
+        );
+    }
+    o + "\n"
 }
 
 /// The Markdown report: parameters, per-class table, overall table,
@@ -333,11 +465,24 @@ pub fn markdown(s: &Summary) -> String {
     o += &format!("# A/B report: {} scenario, {}\n\n", m.scenario, m.trace);
     o += &format!(
         "- mode: {} ({}), {} CPUs\n- trace format: {}, {} invocations per repetition, {} repetition(s) per arm, seed {}\n\
-         - time scale {} (arrivals and sleeps), work scale {} (CPU demand)\n- deltas are against `{}`; FCT = arrival to exit\n\n",
-        m.mode, m.kernel, m.cpus, m.format, m.invocations, m.repeats, m.seed, m.time_scale, m.work_scale, m.baseline
+         - time scale {} (arrivals and sleeps), work scale {} (CPU demand), arrival scale {:.3} (offered load {:.2})\n\
+         - FCT = arrival to exit; ratios are to `{}`, with 95 % confidence intervals over repetitions\n\n",
+        m.mode,
+        m.kernel,
+        m.cpus,
+        m.format,
+        m.invocations,
+        m.repeats,
+        m.seed,
+        m.time_scale,
+        m.work_scale,
+        m.arrival_scale,
+        m.offered_load,
+        m.baseline
     );
+    o += &ratio_table(s);
     o += "## FCT per class (ms)\n\n";
-    o += "| class | kind | arm | n | mean | P50 | P99 | max | Δmean | ΔP99 | rep means | slowdown | ctx sw vol/invol |\n";
+    o += "| class | kind | arm | n | mean ± 95 % CI | P50 | P99 | max | mean ratio | P99 ratio | rep means | slowdown | ctx sw vol/invol |\n";
     o += "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|\n";
     let mut classes: Vec<(u64, String)> = s
         .arms
@@ -365,7 +510,7 @@ pub fn markdown(s: &Summary) -> String {
         }
     }
     o += "\n## All invocations\n\n";
-    o += "| arm | n | mean | P50 | P99 | max | Δmean | ΔP99 | makespan s | completions/s | spawn ms |\n";
+    o += "| arm | n | mean ± 95 % CI | P50 | P99 | max | mean ratio | P99 ratio | makespan s | completions/s | spawn ms |\n";
     o += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for a in &s.arms {
         let c = &a.overall;
@@ -378,8 +523,15 @@ pub fn markdown(s: &Summary) -> String {
             fmt_ms(c.spawn_mean_ms),
         );
     }
-    if let Some(bound) = s.arms.iter().find(|a| a.arm == "srpt") {
-        o += "\n## Mean FCT relative to the clairvoyant SRPT bound\n\n| arm | mean / SRPT mean |";
+    for (bound_arm, what) in [
+        ("srpt", "the clairvoyant SRPT bound"),
+        ("gittins", "the size-blind Gittins bound"),
+        ("las", "least attained service"),
+    ] {
+        let Some(bound) = s.arms.iter().find(|a| a.arm == bound_arm) else {
+            continue;
+        };
+        o += &format!("\n## Mean FCT relative to {what}\n\n| arm | mean / {bound_arm} mean |");
         let classes: Vec<&ClassStats> = bound.classes.iter().collect();
         for c in &classes {
             o += &format!(" class {} |", c.class);
@@ -581,9 +733,11 @@ mod tests {
         assert_eq!(s.arms[0].classes[0].delta_mean_pct, Some(0.0));
         let md = markdown(&s);
         assert!(
-            md.contains("| 3 | cpu | alps | 2 | 1200 |") && md.contains("+20.0%"),
+            md.contains("| 3 | cpu | alps | 2 | 1200 ± 0.0 |") && md.contains("| alps | 0.38 | 1.20 |"),
             "{md}"
         );
+        let r = c3.ratio.unwrap();
+        assert_eq!((r.value, r.ci95), (1.2, None));
         assert!(md.contains("(1 failed)"));
         // Throughput bins count completions per second.
         let total: f64 = s.arms[0].throughput.iter().map(|p| p.1).sum::<f64>() * 1.0;

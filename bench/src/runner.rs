@@ -16,7 +16,7 @@ use crate::exec::InvocationResult;
 use crate::report::ArmRun;
 
 /// One arm of the comparison.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct ArmSpec {
     /// Name used in reports.
     pub name: String,
@@ -24,34 +24,58 @@ pub struct ArmSpec {
     pub cmd: Option<Vec<String>>,
     /// Expected prefix of /sys/kernel/sched_ext/root/ops (None: any).
     pub ops_prefix: Option<String>,
+    /// Invocations run at their oracle nice values (the oracle arm).
+    pub oracle: bool,
+    /// The scheduler replays the warm-up plan before the measured one.
+    pub trained: bool,
 }
+
+/// Suffix of a trained arm's name.
+pub const TRAINED: &str = "/trained";
 
 /// Builds the arms from `--arms` names and `--extra-arm NAME=COMMAND`
 /// entries. `scx_alps` is the scheduler binary, `alps_flags` extra flags for
-/// both scx_alps arms.
+/// every scx_alps arm. With `warmup`, every scheduler arm is followed by its
+/// trained twin.
 ///
 /// Errors on unknown names, duplicate names and empty extra commands.
-pub fn parse_arms(names: &[String], extra: &[String], scx_alps: &Path, alps_flags: &[String]) -> Result<Vec<ArmSpec>> {
+pub fn parse_arms(
+    names: &[String],
+    extra: &[String],
+    scx_alps: &Path,
+    alps_flags: &[String],
+    warmup: bool,
+) -> Result<Vec<ArmSpec>> {
+    let alps = |name: &str, policy: &str, more: &[&str]| {
+        // --stats --json: the runner keeps the last snapshot for the report.
+        let mut cmd = vec![scx_alps.display().to_string(), "--policy".into(), policy.into()];
+        cmd.extend(["--stats", "1", "--json"].map(String::from));
+        cmd.extend(more.iter().map(|s| s.to_string()));
+        cmd.extend(alps_flags.iter().cloned());
+        ArmSpec {
+            name: name.into(),
+            cmd: Some(cmd),
+            ops_prefix: Some("alps".into()),
+            ..ArmSpec::default()
+        }
+    };
     let mut arms = Vec::new();
     for n in names {
         let arm = match n.as_str() {
             "eevdf" | "default" | "cfs" => ArmSpec {
                 name: "eevdf".into(),
-                cmd: None,
-                ops_prefix: None,
+                ..ArmSpec::default()
             },
-            "alps" | "alps-io" => {
-                // --stats --json: the runner keeps the last snapshot for the report.
-                let mut cmd = vec![scx_alps.display().to_string(), "--policy".into(), n.clone()];
-                cmd.extend(["--stats", "1", "--json"].map(String::from));
-                cmd.extend(alps_flags.iter().cloned());
-                ArmSpec {
-                    name: n.clone(),
-                    cmd: Some(cmd),
-                    ops_prefix: Some("alps".into()),
-                }
-            }
-            other => bail!("unknown arm {other:?}: use eevdf, alps, alps-io, or --extra-arm NAME=COMMAND"),
+            "oracle" => ArmSpec {
+                name: "oracle".into(),
+                oracle: true,
+                ..ArmSpec::default()
+            },
+            "alps" | "alps-io" => alps(n, n, &[]),
+            "alps-io-noio" => alps(n, "alps-io", &["--no-io-signals"]),
+            other => bail!(
+                "unknown arm {other:?}: use eevdf, oracle, alps, alps-io, alps-io-noio, or --extra-arm NAME=COMMAND"
+            ),
         };
         arms.push(arm);
     }
@@ -59,15 +83,28 @@ pub fn parse_arms(names: &[String], extra: &[String], scx_alps: &Path, alps_flag
         let Some((name, cmd)) = e.split_once('=') else {
             bail!("--extra-arm wants NAME=COMMAND (e.g. bpfland=scx_bpfland), got {e:?}");
         };
-        let cmd: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        let cmd = shlex::split(cmd).with_context(|| format!("--extra-arm {e:?}: unbalanced quotes"))?;
         if name.is_empty() || cmd.is_empty() {
             bail!("--extra-arm wants NAME=COMMAND with both parts non-empty, got {e:?}");
         }
         arms.push(ArmSpec {
             name: name.to_string(),
             cmd: Some(cmd),
-            ops_prefix: None,
+            ..ArmSpec::default()
         });
+    }
+    if warmup {
+        arms = arms
+            .into_iter()
+            .flat_map(|a| {
+                let twin = a.cmd.is_some().then(|| ArmSpec {
+                    name: format!("{}{TRAINED}", a.name),
+                    trained: true,
+                    ..a.clone()
+                });
+                std::iter::once(a).chain(twin)
+            })
+            .collect();
     }
     let mut seen = std::collections::HashSet::new();
     for a in &arms {
@@ -249,12 +286,14 @@ impl RunningSched {
 }
 
 /// Runs the replay subprocess (`<exe> replay ...`) and returns its results.
-/// `progress(done)` is called as it reports completions.
+/// `oracle` runs invocations at their oracle nice values. `progress(done)`
+/// is called as it reports completions.
 pub fn run_replay(
     exe: &Path,
     plan: &Path,
     out: &Path,
     rt_prio: Option<i32>,
+    oracle: bool,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<InvocationResult>> {
     let mut cmd = Command::new(exe);
@@ -263,6 +302,9 @@ pub fn run_replay(
         Some(p) => cmd.arg("--rt-prio").arg(p.to_string()),
         None => cmd.arg("--no-rt"),
     };
+    if oracle {
+        cmd.arg("--oracle");
+    }
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -302,6 +344,10 @@ pub struct AbSetup<'a> {
     pub repeats: usize,
     /// The plan file (JSON) written by the caller.
     pub plan_path: &'a Path,
+    /// The warm-up plan file, for trained arms.
+    pub warmup_path: Option<&'a Path>,
+    /// Pause between a warm-up replay and the measured one.
+    pub settle: Duration,
     /// Directory for raw results and scheduler logs.
     pub out_dir: &'a Path,
     /// This executable (runs `replay`).
@@ -328,7 +374,7 @@ pub fn run_ab(s: &AbSetup<'_>, mut progress: impl FnMut(&str, usize, usize)) -> 
                     RunningSched::start(
                         cmd,
                         arm.ops_prefix.as_deref(),
-                        &logs.join(format!("{}-{rep}.log", arm.name)),
+                        &logs.join(format!("{}-{rep}.log", arm.name.replace('/', "-"))),
                         s.attach_timeout,
                     )
                     .with_context(|| format!("arm {}", arm.name))?,
@@ -344,8 +390,20 @@ pub fn run_ab(s: &AbSetup<'_>, mut progress: impl FnMut(&str, usize, usize)) -> 
                     None
                 }
             };
-            let out = raw.join(format!("{}-{rep}.json", arm.name));
-            let result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, |d| progress(&arm.name, rep, d));
+            let file = arm.name.replace('/', "-");
+            let mut result = Ok(Vec::new());
+            if arm.trained {
+                let warm = s.warmup_path.context("a trained arm needs a warm-up plan (--warmup)")?;
+                let out = raw.join(format!("{file}-{rep}-warmup.json"));
+                result = run_replay(s.exe, warm, &out, s.rt_prio, false, |_| ());
+                std::thread::sleep(s.settle);
+            }
+            let out = raw.join(format!("{file}-{rep}.json"));
+            if result.is_ok() {
+                result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, arm.oracle, |d| {
+                    progress(&arm.name, rep, d)
+                });
+            }
             let (ops, stats) = match sched {
                 Some(mut sc) => {
                     let active = sc.check_active();
@@ -384,6 +442,7 @@ mod tests {
             &names(&["bpfland=scx_bpfland --slice-us 5000"]),
             Path::new("/x/scx_alps"),
             &names(&["--learn-interval-ms", "1000"]),
+            false,
         )
         .unwrap();
         assert_eq!(arms.len(), 4);
@@ -412,21 +471,45 @@ mod tests {
     #[test]
     fn bad_arms_are_rejected() {
         let p = Path::new("scx_alps");
-        assert!(
-            parse_arms(&names(&["fifo"]), &[], p, &[])
-                .unwrap_err()
-                .to_string()
-                .contains("unknown arm")
+        let parse = |n: &[&str], e: &[&str]| parse_arms(&names(n), &names(e), p, &[], false);
+        assert!(parse(&["fifo"], &[]).unwrap_err().to_string().contains("unknown arm"));
+        assert!(parse(&["alps", "alps"], &[]).unwrap_err().to_string().contains("twice"));
+        assert!(parse(&[], &["noequals"]).is_err());
+        assert!(parse(&[], &["x="]).is_err());
+        assert!(parse(&[], &["x=cmd 'open"]).is_err());
+        assert!(parse(&[], &[]).is_err());
+    }
+
+    #[test]
+    fn warmup_adds_a_trained_twin_to_every_scheduler_arm() {
+        let arms = parse_arms(
+            &names(&["eevdf", "oracle", "alps-io", "alps-io-noio"]),
+            &names(&["peer=scx_peer --flag 'two words'"]),
+            Path::new("scx_alps"),
+            &[],
+            true,
+        )
+        .unwrap();
+        let got: Vec<(&str, bool, bool)> = arms.iter().map(|a| (a.name.as_str(), a.trained, a.oracle)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("eevdf", false, false),
+                ("oracle", false, true),
+                ("alps-io", false, false),
+                ("alps-io/trained", true, false),
+                ("alps-io-noio", false, false),
+                ("alps-io-noio/trained", true, false),
+                ("peer", false, false),
+                ("peer/trained", true, false),
+            ]
         );
-        assert!(
-            parse_arms(&names(&["alps", "alps"]), &[], p, &[])
-                .unwrap_err()
-                .to_string()
-                .contains("twice")
+        assert!(arms[4].cmd.as_ref().unwrap().contains(&"--no-io-signals".to_string()));
+        assert_eq!(
+            arms[6].cmd.as_ref().unwrap(),
+            &names(&["scx_peer", "--flag", "two words"])
         );
-        assert!(parse_arms(&[], &names(&["noequals"]), p, &[]).is_err());
-        assert!(parse_arms(&[], &names(&["x="]), p, &[]).is_err());
-        assert!(parse_arms(&[], &[], p, &[]).is_err());
+        assert!(arms[0].cmd.is_none() && arms[1].cmd.is_none());
     }
 
     #[test]

@@ -297,6 +297,43 @@ impl Plan {
     }
 }
 
+/// Nice value of the I/O-bound invocations in the oracle arm.
+pub const ORACLE_IO_NICE: i32 = -20;
+
+/// Nice values of the CPU-bound invocations in the oracle arm span this
+/// range, the smallest invocation at the first, the largest at the second.
+pub const ORACLE_CPU_NICE: (i32, i32) = (-10, 19);
+
+/// The oracle arm's nice value for each invocation of `plan` (plan order):
+/// clairvoyant static priorities for the kernel's default scheduler.
+/// I/O-bound invocations get [`ORACLE_IO_NICE`]; CPU-bound ones are placed
+/// on [`ORACLE_CPU_NICE`] by the logarithm of their CPU demand between the
+/// plan's smallest and largest CPU-bound demand (all at the middle when
+/// they are equal). Ten nice steps below the smallest CPU-bound invocation,
+/// an I/O-bound one weighs about 9x as much; each nice step is about 1.25x.
+pub fn oracle_nices(plan: &Plan) -> Vec<i32> {
+    let cpu: Vec<f64> = plan
+        .invocations
+        .iter()
+        .filter(|i| i.kind == Kind::Cpu)
+        .map(|i| (i.cpu_ns().max(1) as f64).ln())
+        .collect();
+    let lo = cpu.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = cpu.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (n0, n1) = ORACLE_CPU_NICE;
+    plan.invocations
+        .iter()
+        .map(|i| match i.kind {
+            Kind::Io => ORACLE_IO_NICE,
+            Kind::Cpu if hi > lo => {
+                let x = ((i.cpu_ns().max(1) as f64).ln() - lo) / (hi - lo);
+                n0 + (x * (n1 - n0) as f64).round() as i32
+            }
+            Kind::Cpu => (n0 + n1) / 2,
+        })
+        .collect()
+}
+
 fn cpu(ns: f64) -> Phase {
     Phase::Cpu { ns: ns.max(1.0) as u64 }
 }
@@ -541,6 +578,37 @@ mod tests {
         assert_eq!(t.invocations[4].id, "x#1");
         assert_eq!(t.invocations[8].idx, 8);
         assert_eq!(p.tiled(0).invocations.len(), 3);
+    }
+
+    #[test]
+    fn oracle_nices_put_io_first_and_cpu_by_size() {
+        let p = Plan::from_jobs(&[
+            ("io", 0, vec![Phase::Cpu { ns: 5 }, Phase::Sleep { ns: 10 }]),
+            ("small", 1, vec![Phase::Cpu { ns: 10_000_000 }]),
+            ("mid", 2, vec![Phase::Cpu { ns: 100_000_000 }]),
+            ("big", 3, vec![Phase::Cpu { ns: 1_000_000_000 }]),
+        ]);
+        assert_eq!(oracle_nices(&p), vec![-20, -10, 5, 19]);
+        let same = Plan::from_jobs(&[
+            ("a", 0, vec![Phase::Cpu { ns: 7 }]),
+            ("b", 1, vec![Phase::Cpu { ns: 7 }]),
+        ]);
+        assert_eq!(oracle_nices(&same), vec![4, 4]);
+    }
+
+    #[test]
+    fn load_scales_arrivals_only() {
+        let mut p = Plan::from_jobs(&[
+            ("a", 0, vec![Phase::Cpu { ns: 500 }]),
+            ("b", 1000, vec![Phase::Cpu { ns: 1500 }, Phase::Sleep { ns: 70 }]),
+        ]);
+        // 2000 ns of demand over a 1000 ns span on 2 CPUs.
+        assert_eq!(p.offered_load(2), 1.0);
+        p.scale_arrivals(4.0);
+        assert_eq!(p.offered_load(2), 0.25);
+        assert_eq!(p.invocations[1].arrival_ns, 4000);
+        assert_eq!(p.invocations[1].sleep_ns(), 70);
+        assert_eq!(p.config.arrival_scale, 4.0);
     }
 
     #[test]

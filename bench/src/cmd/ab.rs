@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use log::info;
 use scx_alps::preflight::{ScxState, kernel_release, scx_state};
 
-use super::{build_plan, describe, out_dir, repo_root};
+use super::{build_plan, build_plans, describe, out_dir, repo_root};
 use crate::cli::{AbArgs, VmMode};
 
 /// Re-runs this command inside the sched_ext test VM.
@@ -85,8 +85,9 @@ pub fn run(a: AbArgs) -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("scx_alps"),
     };
-    let alps_flags: Vec<String> = a.alps_flags.split_whitespace().map(String::from).collect();
-    let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &alps_flags)?;
+    let alps_flags =
+        shlex::split(&a.alps_flags).with_context(|| format!("--alps-flags {:?}: unbalanced quotes", a.alps_flags))?;
+    let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &alps_flags, a.trace.warmup > 0)?;
     // Check the trace before booting anything.
     let host_plan = build_plan(&a.trace, a.vm_cpus)?;
     info!("{}", describe(&host_plan).trim_end());
@@ -118,9 +119,13 @@ pub fn run(a: AbArgs) -> Result<()> {
     }
 
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let plan = build_plan(&a.trace, cpus)?;
+    let (plan, warm) = build_plans(&a.trace, cpus)?;
     let plan_path = out.join("plan.json");
     std::fs::write(&plan_path, serde_json::to_vec(&plan)?)?;
+    let warm_path = out.join("plan-warmup.json");
+    if let Some(w) = &warm {
+        std::fs::write(&warm_path, serde_json::to_vec(w)?)?;
+    }
     let n = plan.invocations.len();
     let total = n * arms.len() * a.repeats;
     let started = Instant::now();
@@ -166,6 +171,8 @@ pub fn run(a: AbArgs) -> Result<()> {
         arms: &arms,
         repeats: a.repeats,
         plan_path: &plan_path,
+        warmup_path: warm.is_some().then_some(warm_path.as_path()),
+        settle: Duration::from_millis(a.settle_ms),
         out_dir: &out,
         exe: &std::env::current_exe()?,
         rt_prio: (a.rt_prio > 0).then_some(a.rt_prio),
@@ -175,20 +182,15 @@ pub fn run(a: AbArgs) -> Result<()> {
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    let meta = RunMeta {
-        mode: if a.in_vm { "vm".into() } else { "host".into() },
-        kernel: kernel_release(),
+    let meta = RunMeta::of(
+        &plan,
+        if a.in_vm { "vm" } else { "host" },
+        kernel_release(),
         cpus,
-        trace: plan.trace.clone(),
-        format: plan.format.to_string(),
-        scenario: plan.config.scenario.to_string(),
-        time_scale: plan.config.time_scale,
-        work_scale: plan.config.work_scale,
-        invocations: n,
-        seed: plan.seed,
-        repeats: a.repeats,
-        baseline: arms[0].name.clone(),
-    };
+        a.repeats,
+        &arms[0].name,
+        a.trace.warmup,
+    );
     let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
     let summary = report::summarize(&runs, &names, meta);
     report::write_outputs(&out, &runs, &summary)?;

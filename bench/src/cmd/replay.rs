@@ -14,6 +14,7 @@ pub fn run(r: ReplayArgs) -> Result<()> {
         cgroup_parent: r.cgroup_parent,
         rt_priority: (!r.no_rt).then_some(r.rt_prio),
         drain_timeout: Duration::from_secs(r.drain_timeout_s),
+        oracle: r.oracle,
     };
     let n = plan.invocations.len();
     let results = exec::run_plan(&plan, &cfg, |done, _| eprintln!("progress {done}/{n}"))?;

@@ -89,23 +89,18 @@ pub fn run(a: SimArgs) -> Result<()> {
             sched_stats: Some(sim_stats_json(&o)),
         });
     }
-    let meta = RunMeta {
-        mode: "sim".into(),
-        kernel: format!(
+    let meta = RunMeta::of(
+        &plan,
+        "sim",
+        format!(
             "discrete-event model, cs cost {} us, EEVDF slice {} us, HZ {}",
             a.cs_cost_us, a.fair_slice_us, a.hz
         ),
-        cpus: a.cpus,
-        trace: plan.trace.clone(),
-        format: plan.format.to_string(),
-        scenario: plan.config.scenario.to_string(),
-        time_scale: plan.config.time_scale,
-        work_scale: plan.config.work_scale,
-        invocations: plan.invocations.len(),
-        seed: plan.seed,
-        repeats: 1,
-        baseline: a.policies[0].name().to_string(),
-    };
+        a.cpus,
+        1,
+        a.policies[0].name(),
+        a.trace.warmup,
+    );
     let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
     let summary = report::summarize(&runs, &names, meta);
     report::write_outputs(&out, &runs, &summary)?;
