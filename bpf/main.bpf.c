@@ -68,13 +68,6 @@ static u32 nr_cpus;
 /* When the starvation guard scans the queues next. */
 static u64 guard_next_scan;
 
-/*
- * Levels whose DSQ may hold tasks: set after every insert, cleared by
- * ops.dispatch() when it finds the DSQ empty (and set again if an insert
- * raced with it), so dispatch and tick skip empty levels.
- */
-static u64 level_mask;
-
 /* ---------------------------------------------------------------------------
  * Maps.
  */
@@ -87,7 +80,6 @@ struct task_ctx {
 	u32 level;		/* level at the last enqueue or stint */
 	u64 inv_start;		/* start of the invocation: task creation */
 	u64 recent_ns;		/* host work: recent CPU (weighted), fading while asleep */
-	u64 guard_at;		/* start of the last stint the guard granted */
 	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
 	u64 running_at;		/* start of the current stint on a CPU */
 	u64 sleep_at;		/* start of the current sleep, 0 if none */
@@ -324,7 +316,7 @@ static u64 task_slice(const struct task_ctx *tctx, u32 level)
 
 static u64 queue_key(const struct task_ctx *tctx)
 {
-	return alps_queue_key(is_func(tctx), tctx->inv_start, tctx->guard_at, tctx->runnable_at);
+	return alps_queue_key(is_func(tctx), tctx->inv_start, tctx->runnable_at);
 }
 
 static void insert_level(struct task_struct *p, struct task_ctx *tctx, u32 level, u64 enq_flags)
@@ -332,8 +324,6 @@ static void insert_level(struct task_struct *p, struct task_ctx *tctx, u32 level
 	level = lvl_idx(level);
 	scx_bpf_dsq_insert_vtime(p, level_dsq(level), task_slice(tctx, level), queue_key(tctx),
 				 enq_flags);
-	/* After the insert: dispatch re-checks a level it clears. */
-	__sync_fetch_and_or(&level_mask, 1ULL << level);
 }
 
 /*
@@ -382,52 +372,88 @@ static bool guard_due(u64 now)
 	return starvation_ns && now >= guard_next_scan;
 }
 
-/*
- * Scan up to ALPS_GUARD_SCAN_MAX tasks of every level for tasks runnable past
- * the guard threshold. With @move (ops.dispatch() only), move them to the
- * guard DSQ and return how many moved; without, return 1 at the first one
- * that may run on @cpu.
- */
-static u32 guard_scan(s32 cpu, u64 now, bool move)
+/* Has @p been runnable past the guard threshold at @now? */
+static bool task_starving(struct task_struct *p, u64 now)
 {
-	u64 thresh = alps_guard_threshold(starvation_ns), mask = level_mask;
-	u32 l, found = 0;
+	struct task_ctx *tctx = lookup_task_ctx(p);
+
+	return tctx && tctx->runnable_at && now >= tctx->runnable_at &&
+	       alps_is_starving(now - tctx->runnable_at, alps_guard_threshold(starvation_ns));
+}
+
+/*
+ * The guard's scan, from ops.dispatch(): move the starving tasks among the
+ * first ALPS_GUARD_SCAN_MAX of every level to the guard DSQ, with the
+ * minimum slice (under sustained overload many starve at once and each must
+ * run within the bound). The scan counts with a numeric iterator: a counter
+ * of its own would give the verifier one state per count.
+ */
+static void guard_promote(u64 now)
+{
+	u32 l, i;
 
 	bpf_for(l, 0, ALPS_NR_LEVELS) {
+		struct bpf_iter_scx_dsq it;
 		struct task_struct *p;
-		u32 seen = 0;
 
-		if (!(mask & (1ULL << l)))
+		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
 			continue;
-
-		bpf_for_each(scx_dsq, p, level_dsq(l), 0) {
-			struct task_ctx *tctx;
-
-			if (++seen > ALPS_GUARD_SCAN_MAX)
+		if (bpf_iter_scx_dsq_new(&it, level_dsq(l), 0)) {
+			bpf_iter_scx_dsq_destroy(&it);
+			continue;
+		}
+		bpf_for(i, 0, ALPS_GUARD_SCAN_MAX) {
+			p = bpf_iter_scx_dsq_next(&it);
+			if (!p)
 				break;
-			tctx = lookup_task_ctx(p);
-			if (!tctx || !tctx->runnable_at || now < tctx->runnable_at ||
-			    !alps_is_starving(now - tctx->runnable_at, thresh))
+			if (!task_starving(p, now))
 				continue;
-			if (!move) {
-				if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-					return 1;
-				continue;
-			}
-			tctx->guarded = true;
-			/*
-			 * A short slice: under sustained overload many tasks
-			 * starve at once and each must run within the bound.
-			 */
-			scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice_min_ns);
-			if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, ALPS_DSQ_GUARD, 0)) {
+			scx_bpf_dsq_move_set_slice(&it, slice_min_ns);
+			if (scx_bpf_dsq_move(&it, p, ALPS_DSQ_GUARD, 0)) {
+				struct task_ctx *tctx = lookup_task_ctx(p);
 				struct alps_stats *st = lookup_stats();
 
-				found++;
+				if (tctx)
+					tctx->guarded = true;
 				if (st)
 					st->nr_guard_promotions[lvl_idx(l)]++;
 			}
 		}
+		bpf_iter_scx_dsq_destroy(&it);
+	}
+}
+
+/*
+ * From ops.tick(): is a task among the first ALPS_GUARD_SCAN_MAX of a level
+ * starving and allowed on @cpu?
+ */
+static bool guard_pending(s32 cpu, u64 now)
+{
+	bool found = false;
+	u32 l, i;
+
+	bpf_for(l, 0, ALPS_NR_LEVELS) {
+		struct bpf_iter_scx_dsq it;
+		struct task_struct *p;
+
+		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
+			continue;
+		if (bpf_iter_scx_dsq_new(&it, level_dsq(l), 0)) {
+			bpf_iter_scx_dsq_destroy(&it);
+			continue;
+		}
+		bpf_for(i, 0, ALPS_GUARD_SCAN_MAX) {
+			p = bpf_iter_scx_dsq_next(&it);
+			if (!p)
+				break;
+			if (task_starving(p, now) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+				found = true;
+				break;
+			}
+		}
+		bpf_iter_scx_dsq_destroy(&it);
+		if (found)
+			break;
 	}
 	return found;
 }
@@ -436,7 +462,6 @@ static u32 guard_scan(s32 cpu, u64 now, bool move)
 static bool better_waiting(u32 level, s32 cpu)
 {
 	struct task_struct *p;
-	u64 mask = level_mask;
 	u32 l;
 
 	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_GUARD);
@@ -446,7 +471,7 @@ static bool better_waiting(u32 level, s32 cpu)
 	bpf_for(l, 0, ALPS_NR_LEVELS) {
 		if (l >= level)
 			break;
-		if (!(mask & (1ULL << l)))
+		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
 			continue;
 		p = __COMPAT_scx_bpf_dsq_peek(level_dsq(l));
 		if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
@@ -544,7 +569,7 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct alps_stats *st = lookup_stats();
 	u32 prev_level = ALPS_LEVEL_NONE, l;
-	u64 now = bpf_ktime_get_ns(), mask;
+	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *ptctx = NULL;
 	bool past;
 
@@ -559,7 +584,7 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 	/* Starvation guard: collect starving tasks, then serve them first. */
 	if (guard_due(now)) {
 		guard_next_scan = now + alps_guard_interval(starvation_ns);
-		guard_scan(cpu, now, true);
+		guard_promote(now);
 	}
 	if (scx_bpf_dsq_move_to_local(ALPS_DSQ_GUARD, 0)) {
 		if (st)
@@ -567,22 +592,19 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 
-	mask = level_mask;
+	/*
+	 * Ask each DSQ for its depth: a bitmap of busy levels kept by ops.enqueue()
+	 * would race with its inserts, which land only after it returns.
+	 */
 	bpf_for(l, 0, ALPS_NR_LEVELS) {
 		if (alps_keep_prev(prev_level, l))
 			break;
-		if (!(mask & (1ULL << l)))
+		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
 			continue;
 		if (scx_bpf_dsq_move_to_local(level_dsq(l), 0)) {
 			if (st)
 				st->nr_dispatched[lvl_idx(l)]++;
 			return;
-		}
-		/* Empty (for this CPU): clear the bit, unless an insert raced. */
-		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0) {
-			__sync_fetch_and_and(&level_mask, ~(1ULL << l));
-			if (scx_bpf_dsq_nr_queued(level_dsq(l)) > 0)
-				__sync_fetch_and_or(&level_mask, 1ULL << l);
 		}
 	}
 
@@ -636,8 +658,6 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 	}
 	tctx->runnable_at = 0;
 	tctx->running_at = now;
-	if (tctx->guarded)
-		tctx->guard_at = now;
 	if (!is_loader(p) && !is_pcpu_kthread(p))
 		tctx->level = task_level(tctx, now, &past);
 
@@ -676,7 +696,7 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 	 * the guard DSQ. Scans are rate-limited by guard_next_scan.
 	 */
 	if (guard_due(now)) {
-		starving = guard_scan(cpu, now, false);
+		starving = guard_pending(cpu, now);
 		if (!starving)
 			guard_next_scan = now + alps_guard_interval(starvation_ns);
 	}

@@ -40,8 +40,11 @@ enum alps_consts {
 	ALPS_DSQ_BASE = 0x100,
 	/* Served before every level: starving tasks and the loader's threads. */
 	ALPS_DSQ_GUARD = 0x1ff,
-	/* Tasks the starvation guard inspects per level and scan. */
-	ALPS_GUARD_SCAN_MAX = 64,
+	/*
+	 * Tasks the starvation guard inspects per level and scan: the queue
+	 * depth up to which every starving task is found.
+	 */
+	ALPS_GUARD_SCAN_MAX = 1024,
 	/* Level of "no sched_ext task on this CPU" (never preempted by us). */
 	ALPS_LEVEL_NONE = 0xffff,
 };

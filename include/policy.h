@@ -158,16 +158,13 @@ ALPS_INLINE u64 alps_decay(u64 recent_ns, u64 slept_ns, u64 half_life_ns)
 /*
  * Queue key inside a level (FIFO): function invocations by their start, so
  * that among invocations of a level the oldest finishes first (SRPT among
- * equals), or, after a stint the starvation guard granted, by the time of
- * that stint (@guard_at), so that under overload the guard rotates through
- * the starving tasks; work of no function by when it became runnable.
+ * equals) and keeps its place through preemptions and the guard's stints
+ * (under overload SRPT's gain comes from finishing jobs one at a time);
+ * work of no function by when it became runnable (equals take turns).
  */
-ALPS_INLINE u64 alps_queue_key(bool is_func, u64 inv_start_ns, u64 guard_at_ns,
-			       u64 runnable_at_ns)
+ALPS_INLINE u64 alps_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns)
 {
-	if (!is_func)
-		return runnable_at_ns;
-	return guard_at_ns > inv_start_ns ? guard_at_ns : inv_start_ns;
+	return is_func ? inv_start_ns : runnable_at_ns;
 }
 
 /*
@@ -214,17 +211,19 @@ ALPS_INLINE bool alps_tick_preempt(u64 stint_ns, u64 min_quantum_ns, bool better
 /*
  * In ops.dispatch(), scanning levels from 0 upwards: does the still-runnable
  * previous task (level @prev_level) keep the CPU rather than take a task of
- * level @scan_level? Yes once every level better than or equal to its own
- * was empty. Equal levels take turns.
+ * level @scan_level? Yes from its own level on: only a strictly better level
+ * takes the CPU. Equals do not take turns when a slice ends: turns would
+ * make a level a round robin, and under overload SRPT gains by finishing
+ * the invocation it runs (equals trade places as their levels change).
  */
 ALPS_INLINE bool alps_keep_prev(u32 prev_level, u32 scan_level)
 {
-	return prev_level < scan_level;
+	return prev_level <= scan_level;
 }
 
 /*
- * The starvation guard. Every alps_guard_interval() the heads of the levels
- * are scanned; a task runnable for alps_guard_threshold() moves to the guard
+ * The starvation guard. Every alps_guard_interval() the levels are scanned
+ * (ALPS_GUARD_SCAN_MAX deep); a task runnable for alps_guard_threshold() moves to the guard
  * DSQ, is served before every level for one tick (sched_ext ends slices at
  * ticks), and a CPU is preempted for it. A task therefore waits at most
  * threshold + interval + (starving tasks x tick / CPUs): with half the bound

@@ -4,10 +4,12 @@
 //! with plain `cargo test` and shared with the benchmark and the simulator:
 //! the learner ([`learner`]), the enforcement rules as the BPF program runs
 //! them ([`policy`]), function tagging ([`tagging`]), the command line
-//! ([`opts`]) and the pre-load checks ([`preflight`]).
+//! ([`opts`]), the pre-load checks ([`preflight`]) and the statistics
+//! schema ([`metrics`]).
 
 pub mod bpf_intf;
 pub mod learner;
+pub mod metrics;
 pub mod opts;
 pub mod policy;
 pub mod preflight;

@@ -24,12 +24,12 @@ use scx_utils::{UserExitInfo, build_id, scx_ops_attach, scx_ops_load, scx_ops_op
 use bpf_skel::*;
 use scx_alps::bpf_intf::{self, alps_func_policy, alps_inv_rec, alps_stats};
 use scx_alps::learner::{FuncPolicy, Invocation, Learner, LearnerState};
+use scx_alps::metrics::{FuncMetrics, LevelMetrics, Metrics};
 use scx_alps::opts::{FuncIdSource, Opts, Settings};
 use scx_alps::policy;
 use scx_alps::preflight::{self, ExitClass, classify};
 use scx_alps::sysstat::CpuUtil;
 use scx_alps::tagging::{CgroupTagger, FuncRegistry, comm_key, comm_str};
-use stats::{FuncMetrics, LevelMetrics, Metrics};
 
 const SCHEDULER_NAME: &str = "scx_alps";
 
@@ -498,22 +498,7 @@ impl<'a> Scheduler<'a> {
                 .known
                 .table
                 .iter()
-                .map(|f| FuncMetrics {
-                    name: self.known.registry.name(f.func_id).unwrap_or("?").to_string(),
-                    func_id: f.func_id,
-                    level: f.level,
-                    rank_ms: f.rank_ns as f64 / 1e6,
-                    steps: f.steps.len() as u32,
-                    slice_ms: f.slice_ns as f64 / 1e6,
-                    expect_ms: f.expect_ns as f64 / 1e6,
-                    mu_ms: f.mu_ns / 1e6,
-                    sigma_ms: f.sigma_ns / 1e6,
-                    cpu_ms: f.cpu_mean_ns / 1e6,
-                    blocked_pct: 100.0 * f.blocked_frac,
-                    sleeps: f.sleeps_per_inv,
-                    io_bound: f.io_bound() as u32,
-                    samples: f.samples as u64,
-                })
+                .map(|f| FuncMetrics::of(self.known.registry.name(f.func_id).unwrap_or("?"), f))
                 .collect(),
         }
     }

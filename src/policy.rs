@@ -20,7 +20,7 @@ unsafe extern "C" {
     fn alps_host_task_level(pol: *const alps_func_policy, attained_ns: u64, past: *mut bool) -> u32;
     fn alps_host_task_slice(pol: *const alps_func_policy, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
     fn alps_host_decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64;
-    fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, guard_at_ns: u64, runnable_at_ns: u64) -> u64;
+    fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64;
     fn alps_host_victim_better(
         waker_level: u32,
         level: u32,
@@ -89,9 +89,9 @@ pub fn decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64 {
 }
 
 /// FIFO key of a task inside its level.
-pub fn queue_key(is_func: bool, inv_start_ns: u64, guard_at_ns: u64, runnable_at_ns: u64) -> u64 {
+pub fn queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64 {
     // SAFETY: pure function over integers.
-    unsafe { alps_host_queue_key(is_func, inv_start_ns, guard_at_ns, runnable_at_ns) }
+    unsafe { alps_host_queue_key(is_func, inv_start_ns, runnable_at_ns) }
 }
 
 /// Whether a CPU running `level` since `started_ns` is a better preemption
@@ -117,7 +117,7 @@ pub fn tick_preempt(stint_ns: u64, min_quantum_ns: u64, better_waiting: bool, st
 
 /// In dispatch, scanning levels upwards from 0: whether the still-runnable
 /// previous task (level `prev_level`) keeps the CPU rather than taking a task
-/// from `scan_level`.
+/// from `scan_level` (yes unless that level is strictly better).
 pub fn keep_prev(prev_level: u32, scan_level: u32) -> bool {
     // SAFETY: pure function over integers.
     unsafe { alps_host_keep_prev(prev_level, scan_level) }
@@ -263,10 +263,9 @@ mod tests {
     }
 
     #[test]
-    fn queue_keys_age_invocations_and_rotate_after_guard_service() {
-        assert_eq!(queue_key(true, 100, 0, 500), 100);
-        assert_eq!(queue_key(true, 100, 300, 500), 300);
-        assert_eq!(queue_key(false, 100, 300, 500), 500);
+    fn queue_keys_age_invocations_and_turn_host_work() {
+        assert_eq!(queue_key(true, 100, 500), 100);
+        assert_eq!(queue_key(false, 100, 500), 500);
     }
 
     #[test]
@@ -295,9 +294,10 @@ mod tests {
     }
 
     #[test]
-    fn prev_keeps_cpu_only_against_worse_levels() {
+    fn prev_keeps_cpu_against_equal_and_worse_levels() {
         assert!(!keep_prev(2, 0));
-        assert!(!keep_prev(2, 2));
+        assert!(!keep_prev(2, 1));
+        assert!(keep_prev(2, 2));
         assert!(keep_prev(2, 3));
         assert!(!keep_prev(LEVEL_NONE, 7));
     }

@@ -32,9 +32,9 @@ u64 alps_host_decay(u64 recent_ns, u64 slept_ns, u64 half_life_ns)
 	return alps_decay(recent_ns, slept_ns, half_life_ns);
 }
 
-u64 alps_host_queue_key(bool is_func, u64 inv_start_ns, u64 guard_at_ns, u64 runnable_at_ns)
+u64 alps_host_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns)
 {
-	return alps_queue_key(is_func, inv_start_ns, guard_at_ns, runnable_at_ns);
+	return alps_queue_key(is_func, inv_start_ns, runnable_at_ns);
 }
 
 bool alps_host_victim_better(u32 waker_level, u32 level, u64 started_ns, bool have_best,

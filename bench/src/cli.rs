@@ -78,6 +78,14 @@ pub struct SimArgs {
     /// 1000; Debian's kernels: 250).
     #[arg(long, default_value_t = 1000)]
     pub hz: u32,
+    /// CPU the real-time load generator spends per spawn, us (0: free).
+    /// In the TCG test VM a fork costs about 7000 (README, "The simulator").
+    #[arg(long, default_value_t = 0)]
+    pub spawn_cost_us: u64,
+    /// CPU each invocation spends starting up and exiting, us. In the TCG
+    /// test VM about 4500.
+    #[arg(long, default_value_t = 0)]
+    pub start_cost_us: u64,
     /// scx_alps flags for both scx_alps models (one string, split like a
     /// shell would), e.g. "--window 200"; the default matches `ab`'s arms.
     #[arg(long, default_value = "--learn-interval-ms 1000", allow_hyphen_values = true)]

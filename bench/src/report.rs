@@ -10,6 +10,8 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use scx_alps::metrics::Metrics;
+
 use crate::exec::InvocationResult;
 use crate::stats::{Ratio, nan_if_null};
 use crate::workload::{Kind, Plan};
@@ -26,8 +28,9 @@ pub struct ArmRun {
     /// What /sys/kernel/sched_ext/root/ops named during the run (None: the
     /// kernel's default scheduler).
     pub ops: Option<String>,
-    /// Last statistics snapshot of the scheduler, if it reports one.
-    pub sched_stats: Option<serde_json::Value>,
+    /// Last statistics snapshot of the scheduler (scx_alps, or the
+    /// simulator's model of it).
+    pub sched_stats: Option<Metrics>,
 }
 
 /// Where and how the run was made.
@@ -185,7 +188,8 @@ pub struct ArmSummary {
     /// Completions per second over time: (bin start s, rate), mean of reps.
     pub throughput: Vec<(f64, f64)>,
     /// Last scheduler statistics snapshot (scx_alps: counters and policy).
-    pub sched_stats: Option<serde_json::Value>,
+    #[serde(default)]
+    pub sched_stats: Option<Metrics>,
 }
 
 /// The JSON summary.
@@ -561,46 +565,49 @@ pub fn markdown(s: &Summary) -> String {
         let peak = a.throughput.iter().map(|p| p.1).fold(0.0, f64::max);
         o += &format!("| {} | {:.2} | {:.2} |\n", a.arm, peak, a.throughput_per_s);
     }
-    let with_stats: Vec<&ArmSummary> = s.arms.iter().filter(|a| a.sched_stats.is_some()).collect();
+    let sim = s.meta.mode == "sim";
+    let with_stats: Vec<(&ArmSummary, &Metrics)> = s
+        .arms
+        .iter()
+        .filter_map(|a| a.sched_stats.as_ref().map(|m| (a, m)))
+        .collect();
     if !with_stats.is_empty() {
         o += "\n## Scheduler counters at the end of the last repetition\n\n";
-        for a in with_stats {
-            let st = a.sched_stats.as_ref().unwrap();
-            let g = |k: &str| st.get(k).map_or("-".to_string(), |v| v.to_string());
+        for (a, m) in with_stats {
+            // The simulator measures only some of the counters.
+            let real = if sim {
+                String::new()
+            } else {
+                format!(
+                    ", tick preempts {}, host enqueues {}, ring-buffer drops {}, learner {} updates (mean {:.0} us)",
+                    m.nr_tick_preempts, m.nr_host_enqueued, m.nr_rb_drops, m.learner_updates, m.learner_mean_us
+                )
+            };
             o += &format!(
-                "- {} ({}): invocations {}, preempt kicks {}, throttled {}, tick preempts {}, guard {}, demotions {}, \
-                 ring-buffer drops {}, max wait {} ms, learner {} updates (mean {} us)\n",
+                "- {} ({}): invocations {}, preempt kicks {}, throttled {}, guard {}, mispredicted {}, max wait {:.1} ms{real}\n",
                 a.arm,
                 a.ops.join(","),
-                g("nr_records"),
-                g("nr_preempt_kicks"),
-                g("nr_throttled"),
-                g("nr_tick_preempts"),
-                g("nr_guard"),
-                g("nr_demotions"),
-                g("nr_rb_drops"),
-                g("max_wait_ms"),
-                g("learner_updates"),
-                g("learner_mean_us"),
+                m.nr_records,
+                m.nr_preempt_kicks,
+                m.nr_throttled,
+                m.nr_guard,
+                m.nr_demotions,
+                m.max_wait_ms,
             );
-            if let Some(funcs) = st.get("functions").and_then(|f| f.as_array()) {
-                for f in funcs {
-                    o += &format!(
-                        "  - {}: rank {}, slice {} ms, mu {} ms, blocked {}%, penalty {}\n",
-                        f.get("name").and_then(|v| v.as_str()).unwrap_or("?"),
-                        f.get("rank").map_or("-".into(), |v| v.to_string()),
-                        f.get("slice_ms")
-                            .and_then(|v| v.as_f64())
-                            .map_or("-".into(), |v| format!("{v:.2}")),
-                        f.get("mu_ms")
-                            .and_then(|v| v.as_f64())
-                            .map_or("-".into(), |v| format!("{v:.2}")),
-                        f.get("blocked_pct")
-                            .and_then(|v| v.as_f64())
-                            .map_or("-".into(), |v| format!("{v:.0}")),
-                        f.get("io_bound").map_or("-".into(), |v| v.to_string()),
-                    );
-                }
+            for f in &m.functions {
+                o += &format!(
+                    "  - {}: level {} (rank size {:.1} ms, {} steps), slice {:.1} ms, mean CPU {:.1} ms, blocked {:.0} %, \
+                     I/O-bound {}, {} samples\n",
+                    f.name,
+                    f.level,
+                    f.rank_ms,
+                    f.steps,
+                    f.slice_ms,
+                    f.cpu_ms,
+                    f.blocked_pct,
+                    if f.io_bound != 0 { "yes" } else { "no" },
+                    f.samples
+                );
             }
         }
     }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use scx_alps::metrics::Metrics;
 use scx_alps::preflight::{ScxState, scx_state};
 
 use crate::exec::InvocationResult;
@@ -152,7 +153,7 @@ pub struct RunningSched {
     log: PathBuf,
     /// ops name the kernel reported once attached.
     pub ops: String,
-    last_stats: Arc<Mutex<Option<serde_json::Value>>>,
+    last_stats: Arc<Mutex<Option<Metrics>>>,
 }
 
 impl RunningSched {
@@ -186,8 +187,8 @@ impl RunningSched {
             let mut logc = std::fs::OpenOptions::new().append(true).open(log)?;
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    match serde_json::from_str::<serde_json::Value>(&line) {
-                        Ok(v) if v.is_object() => {
+                    match serde_json::from_str::<Metrics>(&line) {
+                        Ok(v) => {
                             if let Ok(mut s) = sink.lock() {
                                 *s = Some(v);
                             }
@@ -259,7 +260,7 @@ impl RunningSched {
     /// Stops the scheduler with SIGINT (SIGKILL after 20 s) and waits for
     /// the kernel to return to its default scheduler. Returns the last
     /// statistics snapshot the scheduler printed.
-    pub fn stop(mut self) -> Result<Option<serde_json::Value>> {
+    pub fn stop(mut self) -> Result<Option<Metrics>> {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
         let exited = wait_for(Duration::from_secs(20), || matches!(self.child.try_wait(), Ok(Some(_))));

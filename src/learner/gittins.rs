@@ -49,18 +49,25 @@ pub fn clusters(samples_ns: &[u64], max: usize) -> Vec<(u64, u32)> {
             _ => out.push((s, 1)),
         }
     }
-    while out.len() > max.max(1) {
-        let i = (0..out.len() - 1)
+    merge_to(out, max)
+}
+
+/// Merges the neighbours of `cl` (increasing values) closest in ratio,
+/// keeping the larger value and adding the counts, until at most `max`
+/// clusters remain.
+pub fn merge_to(mut cl: Vec<(u64, u32)>, max: usize) -> Vec<(u64, u32)> {
+    while cl.len() > max.max(1) {
+        let i = (0..cl.len() - 1)
             .min_by(|&a, &b| {
-                let ra = out[a + 1].0 as f64 / out[a].0 as f64;
-                let rb = out[b + 1].0 as f64 / out[b].0 as f64;
+                let ra = cl[a + 1].0 as f64 / cl[a].0 as f64;
+                let rb = cl[b + 1].0 as f64 / cl[b].0 as f64;
                 ra.total_cmp(&rb)
             })
             .expect("at least two clusters");
-        let (_, n) = out.remove(i);
-        out[i].1 += n;
+        let (_, n) = cl.remove(i);
+        cl[i].1 = cl[i].1.saturating_add(n);
     }
-    out
+    cl
 }
 
 /// Gittins rank size after `attained_ns` of service for the empirical
@@ -87,7 +94,12 @@ pub fn rank_size(clusters: &[(u64, u32)], attained_ns: u64) -> Option<f64> {
 /// step per cluster (at most `max_steps`), each a line `r(a) = (target - a)
 /// * mult_q8 / 256` valid while `a < until`. Empty for no samples.
 pub fn steps(samples_ns: &[u64], max_steps: usize) -> Vec<Step> {
-    let cl = clusters(samples_ns, max_steps);
+    steps_of(&clusters(samples_ns, max_steps))
+}
+
+/// The schedule of the empirical distribution given by `cl` (increasing
+/// values, each with its count): one step per cluster.
+pub fn steps_of(cl: &[(u64, u32)]) -> Vec<Step> {
     let mut out = Vec::with_capacity(cl.len());
     let mut start = 0u64;
     for k in 0..cl.len() {
@@ -121,26 +133,52 @@ pub fn steps(samples_ns: &[u64], max_steps: usize) -> Vec<Step> {
     out
 }
 
-/// How far past the largest size seen the prior of unlearned functions
-/// reaches: one pseudo-invocation of this many times that size.
-pub const PRIOR_TAIL: u64 = 8;
+/// How far past the largest size seen the prior's constant rank reaches,
+/// in multiples of that size.
+pub const PRIOR_REACH: u64 = 32;
 
-/// The schedule for invocations of functions not learned yet: the Gittins
-/// index of every recent invocation of the host (`samples_ns`), plus one
-/// pseudo-invocation of [`PRIOR_TAIL`] times the largest. The pseudo-sample
-/// stands for the work still running that no completion has shown yet:
-/// without it every invocation larger than anything seen would fall back to
-/// least attained service, under which equally large invocations share the
-/// CPU and finish together, late; with it they are ranked by what they
-/// still need up to that size (the most attained first), so they finish one
-/// at a time. Empty for no samples.
+/// The schedule for invocations of functions not learned yet (the prior):
+/// the Gittins index of every recent invocation of the host (`samples_ns`,
+/// at most `max_steps - 1` clusters), then, from the largest size seen to
+/// [`PRIOR_REACH`] times it, a constant rank size of twice the largest,
+/// then (past the schedule) least attained service.
+///
+/// Past the largest size seen nothing is known. Least attained service
+/// there makes equally large invocations share the CPU and finish together,
+/// late, and under overload none finishes, so their function is never
+/// learned. At one constant level they run oldest first: the oldest
+/// finishes, its function is learned at the next update, and the rest of
+/// its invocations move to their own schedule. Empty for no samples.
 pub fn prior_steps(samples_ns: &[u64], max_steps: usize) -> Vec<Step> {
-    let Some(&max) = samples_ns.iter().max() else {
-        return Vec::new();
-    };
-    let mut all = samples_ns.to_vec();
-    all.push(max.saturating_mul(PRIOR_TAIL).min(MAX_TARGET_NS));
-    steps(&all, max_steps)
+    let mut out = steps(samples_ns, max_steps.saturating_sub(1).max(1));
+    if let Some(top) = out.last().map(|s| s.until_ns) {
+        out.push(Step::constant(
+            top.saturating_mul(PRIOR_REACH).min(MAX_TARGET_NS),
+            top.saturating_mul(2).min(MAX_TARGET_NS),
+        ));
+    }
+    out
+}
+
+/// Weight of the pseudo-invocation past a learned function's largest size,
+/// in [`super::sizes::SAMPLE_UNIT`]s: a sixteenth of an invocation.
+pub const PAST_WEIGHT: u32 = super::sizes::SAMPLE_UNIT / 16;
+
+/// The schedule of a learned function whose sizes are the clusters `cl`
+/// (increasing values, one invocation counting
+/// [`super::sizes::SAMPLE_UNIT`]): their Gittins index, at most
+/// `max_steps - 1` clusters, plus a pseudo-invocation of [`PAST_WEIGHT`] at
+/// twice the largest size. An invocation that outgrows every size seen
+/// (its function's recent invocations miss a larger size, or it misbehaves)
+/// then ranks by what it would need to reach twice that size, which keeps
+/// it ahead of the function's fresh invocations until it finishes and the
+/// learner sees its size; past twice, least attained service.
+pub fn learned_steps(cl: Vec<(u64, u32)>, max_steps: usize) -> Vec<Step> {
+    let mut cl = merge_to(cl, max_steps.saturating_sub(1).max(1));
+    if let Some(&(top, _)) = cl.last() {
+        cl.push((top.saturating_mul(2).min(MAX_TARGET_NS), PAST_WEIGHT));
+    }
+    steps_of(&cl)
 }
 
 #[cfg(test)]
@@ -226,18 +264,18 @@ mod tests {
     }
 
     #[test]
-    fn the_prior_reaches_past_the_largest_size_seen() {
-        // Seen: 20 invocations of 5 ms. An unlearned invocation that has
-        // attained 10 ms is larger than anything seen; the pseudo-sample at
-        // 40 ms ranks it by what it would still need to get there, so the
-        // more it attained, the better it ranks.
+    fn the_prior_ranks_oldest_first_past_the_largest_size_seen() {
+        // Seen: 20 invocations of 5 ms. From 5 ms to 160 ms every unlearned
+        // invocation ranks as 10 ms (one level: oldest first), then by what
+        // it attained.
         let s = prior_steps(&[5 * MS; 20], 12);
-        assert_eq!(s.last().unwrap().until_ns, 40 * MS);
-        let (a, b) = (eval(&s, 10 * MS).unwrap(), eval(&s, 30 * MS).unwrap());
-        assert!(b < a, "{a} {b}");
-        assert_eq!(b, 10.0 * MS as f64);
-        // A fresh invocation still ranks near the 5 ms most invocations take.
-        assert!(eval(&s, 0).unwrap() < 6.0 * MS as f64);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1], Step::constant(160 * MS, 10 * MS));
+        assert_eq!(eval(&s, 6 * MS), Some(10.0 * MS as f64));
+        assert_eq!(eval(&s, 150 * MS), Some(10.0 * MS as f64));
+        assert_eq!(eval(&s, 160 * MS), None);
+        // Below it, the Gittins index of what was seen: SRPT on 5 ms.
+        assert_eq!(eval(&s, 2 * MS), Some(3.0 * MS as f64));
         assert!(prior_steps(&[], 12).is_empty());
     }
 }

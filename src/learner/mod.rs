@@ -15,6 +15,7 @@
 //! service (`--state-file`). Nothing here runs on the scheduling path.
 
 pub mod gittins;
+pub mod sizes;
 pub mod srpt;
 pub mod train;
 pub mod window;
@@ -25,6 +26,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub use sizes::SizeHistogram;
 pub use train::{FuncPolicy, LearnerConfig, PolicyKind, Step};
 pub use window::Window;
 
@@ -58,6 +60,7 @@ pub struct Learner {
     cfg: LearnerConfig,
     window: Window,
     history: BTreeMap<u32, VecDeque<Invocation>>,
+    sizes: BTreeMap<u32, SizeHistogram>,
     prev_slice_ns: HashMap<u32, u64>,
     updates: u64,
     last_cost_ns: u64,
@@ -89,6 +92,9 @@ pub struct LearnerState {
     pub window: Vec<(String, Invocation)>,
     /// Per-function histories, oldest first.
     pub history: BTreeMap<String, Vec<Invocation>>,
+    /// Per-function size distributions (decayed histograms).
+    #[serde(default)]
+    pub sizes: BTreeMap<String, SizeHistogram>,
 }
 
 impl LearnerState {
@@ -104,6 +110,7 @@ impl Learner {
             cfg,
             window,
             history: BTreeMap::new(),
+            sizes: BTreeMap::new(),
             prev_slice_ns: HashMap::new(),
             updates: 0,
             last_cost_ns: 0,
@@ -129,6 +136,7 @@ impl Learner {
             h.pop_front();
         }
         h.push_back(inv);
+        self.sizes.entry(inv.func_id).or_default().observe(inv.cpu_ns);
     }
 
     /// The current window.
@@ -151,7 +159,14 @@ impl Learner {
         let t0 = Instant::now();
         let mut table = match self.cfg.kind {
             PolicyKind::Alps => train::train_alps(&self.cfg, self.window.as_slice(), util_pct, &self.prev_slice_ns),
-            PolicyKind::AlpsIo => train::train_alps_io(&self.cfg, self.history.iter().map(|(&f, h)| (f, h))),
+            PolicyKind::AlpsIo => {
+                let empty = SizeHistogram::default();
+                let funcs = self
+                    .history
+                    .iter()
+                    .map(|(&f, h)| (f, h, self.sizes.get(&f).unwrap_or(&empty)));
+                train::train_alps_io(&self.cfg, funcs)
+            }
         };
         if self.cfg.kind == PolicyKind::AlpsIo {
             table.extend(train::train_prior(self.window.as_slice()));
@@ -192,6 +207,11 @@ impl Learner {
                 .iter()
                 .filter_map(|(&f, h)| name(f).map(|n| (n, h.iter().copied().collect())))
                 .collect(),
+            sizes: self
+                .sizes
+                .iter()
+                .filter_map(|(&f, s)| name(f).map(|n| (n, s.clone())))
+                .collect(),
         }
     }
 
@@ -207,7 +227,11 @@ impl Learner {
             );
         }
         let mut ids: HashMap<&str, u32> = HashMap::new();
-        let names = state.history.keys().chain(state.window.iter().map(|(n, _)| n));
+        let names = state
+            .history
+            .keys()
+            .chain(state.sizes.keys())
+            .chain(state.window.iter().map(|(n, _)| n));
         for n in names {
             if !ids.contains_key(n.as_str()) {
                 ids.insert(n.as_str(), id(n)?);
@@ -231,6 +255,9 @@ impl Learner {
                 func_id: ids[n.as_str()],
                 ..*inv
             });
+        }
+        for (n, s) in &state.sizes {
+            self.sizes.insert(ids[n.as_str()], s.clone());
         }
         Ok(())
     }

@@ -37,6 +37,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use super::sizes::SizeHistogram;
 use super::srpt::{self, SimJob};
 use super::{Invocation, gittins};
 use crate::policy::{self, POL_IO_BOUND, SCHED_STEPS};
@@ -335,18 +336,17 @@ pub fn train_alps(
 /// (`history`, oldest first). Sorted by level, then function id.
 pub fn train_alps_io<'a>(
     cfg: &LearnerConfig,
-    history: impl Iterator<Item = (u32, &'a VecDeque<Invocation>)>,
+    funcs: impl Iterator<Item = (u32, &'a VecDeque<Invocation>, &'a SizeHistogram)>,
 ) -> Vec<FuncPolicy> {
-    let mut rows: Vec<FuncPolicy> = history
-        .filter(|(_, h)| !h.is_empty())
-        .map(|(func_id, h)| {
-            let sizes: Vec<u64> = h.iter().map(|i| i.cpu_ns).collect();
-            let cpu: Vec<f64> = sizes.iter().map(|&c| c as f64).collect();
+    let mut rows: Vec<FuncPolicy> = funcs
+        .filter(|(_, h, _)| !h.is_empty())
+        .map(|(func_id, h, sizes)| {
+            let cpu: Vec<f64> = h.iter().map(|i| i.cpu_ns as f64).collect();
             let (blocked_frac, sleeps_per_inv, samples) = io_stats(h.iter());
             let io = cfg.io_signals && is_io_bound(blocked_frac, sleeps_per_inv);
             FuncPolicy {
                 func_id,
-                steps: gittins::steps(&sizes, SCHED_STEPS),
+                steps: gittins::learned_steps(sizes.clusters(), SCHED_STEPS),
                 flags: if io { POL_IO_BOUND } else { 0 },
                 slice_ns: cfg.slice_max_ns,
                 cpu_mean_ns: mean_std(&cpu).0,
@@ -363,7 +363,7 @@ pub fn train_alps_io<'a>(
 }
 
 /// alps-io's policy of functions not learned yet (func id 0 in the table):
-/// the prior of [`gittins::prior_steps`] over the recent invocations of
+/// the schedule of [`gittins::prior_steps`] over the recent invocations of
 /// every function (`window`). Without it (ALPS) such functions are placed by
 /// attained service alone. None for an empty window.
 pub fn train_prior(window: &[Invocation]) -> Option<FuncPolicy> {
@@ -404,11 +404,13 @@ mod tests {
     }
 
     fn alps_io(cfg: &LearnerConfig, w: &[Invocation]) -> Vec<FuncPolicy> {
-        let mut h: BTreeMap<u32, VecDeque<Invocation>> = BTreeMap::new();
+        let mut h: BTreeMap<u32, (VecDeque<Invocation>, SizeHistogram)> = BTreeMap::new();
         for i in w {
-            h.entry(i.func_id).or_default().push_back(*i);
+            let e = h.entry(i.func_id).or_default();
+            e.0.push_back(*i);
+            e.1.observe(i.cpu_ns);
         }
-        train_alps_io(cfg, h.iter().map(|(&f, q)| (f, q)))
+        train_alps_io(cfg, h.iter().map(|(&f, (q, s))| (f, q, s)))
     }
 
     #[test]
@@ -513,7 +515,15 @@ mod tests {
         // SRPT on CPU per invocation: the 50 ms invocation goes first, and a
         // CPU invocation's rank size is what it still needs.
         assert!(f_io.level < f_cpu.level);
-        assert_eq!(f_cpu.steps, vec![Step::linear(300 * MS, 300 * MS, 256)]);
+        // SRPT on 300 ms; past it, toward 600 ms (a sixteenth of a sample).
+        assert_eq!(f_cpu.steps.len(), 2);
+        let s0 = f_cpu.steps[0];
+        assert_eq!(s0.until_ns, 300 * MS);
+        assert!(
+            s0.target_ns.abs_diff(300 * MS) < 3 * MS && (256..=257).contains(&s0.mult_q8),
+            "{s0:?}"
+        );
+        assert_eq!(f_cpu.steps[1], Step::linear(600 * MS, 600 * MS, 256));
         assert_eq!(f_cpu.slice_ns, cfg.slice_max_ns);
         // The I/O signals mark the sleeper, not the CPU function.
         assert!(f_io.io_bound() && !f_cpu.io_bound());

@@ -12,33 +12,6 @@ use scx_alps::learner::PolicyKind;
 use super::{build_plan, build_plans, describe, out_dir};
 use crate::cli::{SimArgs, SimSpeedArgs, TraceArgs};
 
-/// The scx_alps model of `policy` for the simulator, from scx_alps's own
-/// command line (`flags`), so defaults and validation are scx_alps's.
-fn sim_stats_json(out: &sim::SimOutput) -> serde_json::Value {
-    let st = &out.stats;
-    serde_json::json!({
-        "nr_records": out.results.iter().filter(|r| r.ok).count(),
-        "nr_preempt_kicks": st.preemptions,
-        "nr_throttled": st.throttled,
-        "nr_guard": st.guard_promotions,
-        "nr_demotions": st.demotions,
-        "max_wait_ms": st.max_wait_ns as f64 / 1e6,
-        "learner_updates": st.learner_updates,
-        "learner_mean_us": st.learner_mean_ns as f64 / 1e3,
-        "context_switches": st.context_switches,
-        "idle_while_runnable_ms": st.idle_while_runnable_ns as f64 / 1e6,
-        "functions": out.policy_table.iter().map(|(name, f)| serde_json::json!({
-            "name": name,
-            "level": f.level,
-            "rank_ms": f.rank_ns as f64 / 1e6,
-            "slice_ms": f.slice_ns as f64 / 1e6,
-            "mu_ms": f.mu_ns / 1e6,
-            "blocked_pct": 100.0 * f.blocked_frac,
-            "io_bound": f.io_bound() as u32,
-        })).collect::<Vec<_>>(),
-    })
-}
-
 pub fn run(a: SimArgs) -> Result<()> {
     if a.cpus == 0 || a.cpus > 4096 {
         bail!("--cpus must be in 1..=4096, got {}", a.cpus);
@@ -67,6 +40,8 @@ pub fn run(a: SimArgs) -> Result<()> {
         cs_cost_ns: (a.cs_cost_us * 1000.0) as u64,
         fair_slice_ns: a.fair_slice_us * 1000,
         hz: a.hz,
+        spawn_cost_ns: a.spawn_cost_us * 1000,
+        start_cost_ns: a.start_cost_us * 1000,
         ..SimConfig::default()
     };
     let arms = sim::arms(&a.policies, &base, &alps, &alps_io, warm.is_some());
@@ -86,15 +61,15 @@ pub fn run(a: SimArgs) -> Result<()> {
             rep: 0,
             results: o.results.clone(),
             ops: Some(format!("model:{}", arm.cfg.policy.name())),
-            sched_stats: Some(sim_stats_json(&o)),
+            sched_stats: arm.cfg.policy.alps_kind().map(|_| o.metrics(arm.cfg.policy.name())),
         });
     }
     let meta = RunMeta::of(
         &plan,
         "sim",
         format!(
-            "discrete-event model, cs cost {} us, EEVDF slice {} us, HZ {}",
-            a.cs_cost_us, a.fair_slice_us, a.hz
+            "discrete-event model, cs cost {} us, EEVDF slice {} us, HZ {}, spawn {} us + start {} us",
+            a.cs_cost_us, a.fair_slice_us, a.hz, a.spawn_cost_us, a.start_cost_us
         ),
         a.cpus,
         1,

@@ -136,7 +136,7 @@ impl Alps {
             w.stats.demotions += 1;
         }
         let task = &w.tasks[t];
-        let key = policy::queue_key(true, task.arrival, task.guard_at, task.runnable_at);
+        let key = policy::queue_key(true, task.arrival, task.runnable_at);
         self.levels[level as usize].insert((key, t));
         self.nr_queued += 1;
     }
@@ -225,10 +225,9 @@ impl Model for Alps {
     }
 
     /// ops.running(): the level this CPU now runs; a guard-granted stint
-    /// is not preemptible and restarts the task's queue age.
+    /// is not preemptible.
     fn running(&mut self, w: &mut World, cpu: usize, t: usize) {
         if w.tasks[t].guarded {
-            w.tasks[t].guard_at = w.now;
             w.cpus[cpu].level = 0;
         } else {
             w.cpus[cpu].level = self.level_of(w, t).0;

@@ -54,8 +54,6 @@ pub(crate) struct Task {
     pub end: u64,
     /// Fair-share clock (EEVDF model).
     pub vruntime: u64,
-    /// Start of the last stint the starvation guard granted (scx_alps model).
-    pub guard_at: u64,
     /// Running a guard-granted stint (scx_alps model).
     pub guarded: bool,
 }
@@ -79,11 +77,19 @@ pub(crate) struct Cpu {
     pub alone: bool,
     pub epoch: u64,
     pub tick_armed: bool,
+    /// The real-time load generator holds this CPU until then (0: free).
+    pub rt_until: u64,
+    /// The task the generator displaced; it resumes here afterwards.
+    pub held: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Ev {
     Arrive(usize),
+    /// The load generator finished forking the task.
+    Spawned(usize),
+    /// The load generator leaves the CPU.
+    RtDone(usize),
     Wake(usize),
     Cpu(usize, u64),
     Tick(usize),
@@ -180,6 +186,20 @@ pub(crate) struct Engine<'p, 'm> {
     learn_interval: u64,
     unfinished: usize,
     last_t: u64,
+    /// CPU the load generator spends per spawn, ns (it runs real-time).
+    spawn_cost: u64,
+    /// When the load generator is done with the spawns so far.
+    spawner_free_at: u64,
+    /// CPU added to every invocation's first burst (its own start-up), ns.
+    start_cost: u64,
+}
+
+/// What the load generator costs: CPU per spawn in the generator (real-time
+/// class, above every model's tasks, on CPU 0) and in the invocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SpawnCost {
+    pub spawner_ns: u64,
+    pub start_ns: u64,
 }
 
 impl<'p, 'm> Engine<'p, 'm> {
@@ -195,10 +215,12 @@ impl<'p, 'm> Engine<'p, 'm> {
         tick_ns: u64,
         learn_interval: u64,
         origin: u64,
+        spawn: SpawnCost,
         model: &'m mut dyn Model,
     ) -> Self {
         for t in tasks.iter_mut() {
             t.arrival += origin;
+            t.remaining_total += spawn.start_ns;
         }
         model.begin_run(origin);
         let n = tasks.len();
@@ -226,6 +248,9 @@ impl<'p, 'm> Engine<'p, 'm> {
             learn_interval,
             unfinished: n,
             last_t: origin,
+            spawn_cost: spawn.spawner_ns,
+            spawner_free_at: 0,
+            start_cost: spawn.start_ns,
         };
         for t in 0..n {
             let at = e.w.tasks[t].arrival;
@@ -247,7 +272,13 @@ impl<'p, 'm> Engine<'p, 'm> {
     fn advance(&mut self, to: u64) {
         let dt = to - self.last_t;
         if dt > 0 {
-            let idle = self.w.cpus.iter().filter(|c| c.task.is_none()).count() as u64;
+            let now = self.w.now;
+            let idle = self
+                .w
+                .cpus
+                .iter()
+                .filter(|c| c.task.is_none() && c.rt_until <= now)
+                .count() as u64;
             let queued = self.w.queued as u64;
             self.w.stats.idle_while_runnable_ns += dt * idle.min(queued);
         }
@@ -382,12 +413,54 @@ impl<'p, 'm> Engine<'p, 'm> {
         self.mark_queued(t);
         self.model.enqueue(&mut self.w, t, why);
         self.queued_changed();
-        if let Some(c) = (0..self.w.cpus.len()).find(|&c| self.w.cpus[c].task.is_none()) {
+        if let Some(c) = self.idle_cpu() {
             self.reschedule(c, None);
             return;
         }
         if let Some(c) = self.model.preempt_target(&mut self.w, t) {
             self.preempt(c);
+        }
+    }
+
+    /// A CPU with nothing to run (and not held by the load generator).
+    fn idle_cpu(&self) -> Option<usize> {
+        let now = self.w.now;
+        (0..self.w.cpus.len()).find(|&c| self.w.cpus[c].task.is_none() && self.w.cpus[c].rt_until <= now)
+    }
+
+    /// An arrival: the load generator forks the task on CPU 0, after the
+    /// spawns before it; the task becomes runnable once forked.
+    fn spawn(&mut self, t: usize) {
+        if self.spawn_cost == 0 {
+            self.enter_phase(t, 0, Why::Arrival);
+            return;
+        }
+        let now = self.w.now;
+        let end = now.max(self.spawner_free_at) + self.spawn_cost;
+        self.spawner_free_at = end;
+        // Real-time preemption: the running task goes back to the head of
+        // its CPU's local queue and resumes there. (A task already held stays
+        // held: the generator's previous spawn may end at this very instant.)
+        if let Some(t) = self.stop(0) {
+            debug_assert!(self.w.cpus[0].held.is_none());
+            self.w.cpus[0].held = Some(t);
+        }
+        self.w.cpus[0].rt_until = end;
+        self.push(end, Ev::RtDone(0));
+        self.push(end, Ev::Spawned(t));
+    }
+
+    fn rt_done(&mut self, c: usize) {
+        if self.w.cpus[c].rt_until != self.w.now {
+            return;
+        }
+        self.w.cpus[c].rt_until = 0;
+        match self.w.cpus[c].held.take() {
+            Some(t) => {
+                let slice = self.w.cpus[c].slice;
+                self.start(c, t, slice);
+            }
+            None => self.reschedule(c, None),
         }
     }
 
@@ -458,7 +531,8 @@ impl<'p, 'm> Engine<'p, 'm> {
         self.w.tasks[t].phase = phase;
         match self.w.phases(t).get(phase).copied() {
             Some(Phase::Cpu { ns }) => {
-                self.w.tasks[t].rem = ns.max(1);
+                let start = if why == Why::Arrival { self.start_cost } else { 0 };
+                self.w.tasks[t].rem = ns.max(1) + start;
                 self.make_runnable(t, why);
             }
             Some(Phase::Sleep { ns }) => {
@@ -495,7 +569,9 @@ impl<'p, 'm> Engine<'p, 'm> {
             self.advance(at);
             self.w.stats.events += 1;
             match ev {
-                Ev::Arrive(t) => self.enter_phase(t, 0, Why::Arrival),
+                Ev::Arrive(t) => self.spawn(t),
+                Ev::Spawned(t) => self.enter_phase(t, 0, Why::Arrival),
+                Ev::RtDone(c) => self.rt_done(c),
                 Ev::Wake(t) => {
                     let task = &mut self.w.tasks[t];
                     task.blocked += at - task.sleep_at;

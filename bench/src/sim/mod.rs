@@ -31,11 +31,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use scx_alps::learner::{FuncPolicy, LearnerConfig, PolicyKind};
+use scx_alps::metrics::{FuncMetrics, Metrics};
 use serde::{Deserialize, Serialize};
 
 use crate::exec::InvocationResult;
 use crate::workload::Plan;
-use engine::{Engine, Model, State, Task};
+use engine::{Engine, Model, SpawnCost, State, Task};
 use models::{Attained, Fair, Fifo, GittinsRank, Ranked, Remaining};
 
 const MS: u64 = 1_000_000;
@@ -164,6 +165,11 @@ pub struct SimConfig {
     /// Scheduler ticks per second (sched_ext ends slices at ticks; the
     /// 6.12 test kernel runs HZ=1000, Debian's kernels HZ=250).
     pub hz: u32,
+    /// CPU the real-time load generator spends per spawn, ns (on CPU 0,
+    /// above every scheduler's tasks; 0: spawns are free).
+    pub spawn_cost_ns: u64,
+    /// CPU each invocation spends starting up (fork, faults, exit), ns.
+    pub start_cost_ns: u64,
     /// scx_alps model (alps, alps-io).
     pub alps: AlpsModel,
 }
@@ -177,6 +183,8 @@ impl Default for SimConfig {
             fair_slice_ns: 3 * MS,
             fair_min_gran_ns: 750_000,
             hz: 1000,
+            spawn_cost_ns: 0,
+            start_cost_ns: 0,
             alps: AlpsModel::default(),
         }
     }
@@ -221,6 +229,27 @@ pub struct SimOutput {
     pub stats: SimStats,
     /// Last learned policy (scx_alps), by function name.
     pub policy_table: Vec<(String, FuncPolicy)>,
+}
+
+impl SimOutput {
+    /// The counters the simulator measures, in scx_alps's statistics schema
+    /// (what it does not measure stays 0).
+    pub fn metrics(&self, policy: &str) -> Metrics {
+        let st = &self.stats;
+        Metrics {
+            policy: policy.to_string(),
+            nr_records: self.results.iter().filter(|r| r.ok).count() as u64,
+            nr_preempt_kicks: st.preemptions,
+            nr_throttled: st.throttled,
+            nr_guard: st.guard_promotions,
+            nr_demotions: st.demotions,
+            max_wait_ms: st.max_wait_ns as f64 / 1e6,
+            learner_updates: st.learner_updates,
+            learner_mean_us: st.learner_mean_ns as f64 / 1e3,
+            functions: self.policy_table.iter().map(|(n, f)| FuncMetrics::of(n, f)).collect(),
+            ..Metrics::default()
+        }
+    }
 }
 
 /// Simulates `plan` under `cfg`, from a fresh scheduler (untrained).
@@ -273,7 +302,6 @@ pub fn simulate_trained(plan: &Plan, warmup: Option<&Plan>, cfg: &SimConfig) -> 
                 nivcsw: 0,
                 end: 0,
                 vruntime: 0,
-                guard_at: 0,
                 guarded: false,
             })
             .collect()
@@ -308,15 +336,39 @@ pub fn simulate_trained(plan: &Plan, warmup: Option<&Plan>, cfg: &SimConfig) -> 
     } else {
         0
     };
+    let spawn = SpawnCost {
+        spawner_ns: cfg.spawn_cost_ns,
+        start_ns: cfg.start_cost_ns,
+    };
     let mut origin = 0;
     if let Some(w) = warmup.filter(|_| learn > 0) {
-        let mut e = Engine::new(w, tasks_of(w), cfg.cpus, cfg.cs_cost_ns, tick_ns, learn, 0, &mut *model);
+        let mut e = Engine::new(
+            w,
+            tasks_of(w),
+            cfg.cpus,
+            cfg.cs_cost_ns,
+            tick_ns,
+            learn,
+            0,
+            spawn,
+            &mut *model,
+        );
         e.run();
         let end = e.w.now;
         e.model.learn(&mut e.w);
         origin = end + 1_000_000_000;
     }
-    let mut e = Engine::new(plan, tasks, cfg.cpus, cfg.cs_cost_ns, tick_ns, learn, origin, model);
+    let mut e = Engine::new(
+        plan,
+        tasks,
+        cfg.cpus,
+        cfg.cs_cost_ns,
+        tick_ns,
+        learn,
+        origin,
+        spawn,
+        model,
+    );
     e.run();
     let stats = e.w.stats.clone();
     let done: Vec<Task> = std::mem::take(&mut e.w.tasks);
