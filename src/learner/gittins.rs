@@ -140,7 +140,8 @@ pub const PRIOR_REACH: u64 = 32;
 /// The schedule for invocations of functions not learned yet (the prior):
 /// the Gittins index of every recent invocation of the host (`samples_ns`,
 /// at most `max_steps - 1` clusters), then, from the largest size seen to
-/// [`PRIOR_REACH`] times it, a constant rank size of twice the largest,
+/// [`PRIOR_REACH`] times it, a constant rank size of twice the larger of
+/// that size and `known_max_ns` (the largest size of any learned function),
 /// then (past the schedule) least attained service.
 ///
 /// Past the largest size seen nothing is known. Least attained service
@@ -148,14 +149,15 @@ pub const PRIOR_REACH: u64 = 32;
 /// late, and under overload none finishes, so their function is never
 /// learned. At one constant level they run oldest first: the oldest
 /// finishes, its function is learned at the next update, and the rest of
-/// its invocations move to their own schedule. Empty for no samples.
-pub fn prior_steps(samples_ns: &[u64], max_steps: usize) -> Vec<Step> {
+/// its invocations move to their own schedule. The level is below every
+/// learned function's, so that such work waits for known work rather than
+/// known work for it. Empty for no samples.
+pub fn prior_steps(samples_ns: &[u64], known_max_ns: u64, max_steps: usize) -> Vec<Step> {
     let mut out = steps(samples_ns, max_steps.saturating_sub(1).max(1));
     if let Some(top) = out.last().map(|s| s.until_ns) {
-        out.push(Step::constant(
-            top.saturating_mul(PRIOR_REACH).min(MAX_TARGET_NS),
-            top.saturating_mul(2).min(MAX_TARGET_NS),
-        ));
+        let rank = top.max(known_max_ns).saturating_mul(2).min(MAX_TARGET_NS);
+        let until = top.saturating_mul(PRIOR_REACH).max(rank).min(MAX_TARGET_NS);
+        out.push(Step::constant(until, rank));
     }
     out
 }
@@ -268,14 +270,23 @@ mod tests {
         // Seen: 20 invocations of 5 ms. From 5 ms to 160 ms every unlearned
         // invocation ranks as 10 ms (one level: oldest first), then by what
         // it attained.
-        let s = prior_steps(&[5 * MS; 20], 12);
+        let s = prior_steps(&[5 * MS; 20], 0, 12);
         assert_eq!(s.len(), 2);
         assert_eq!(s[1], Step::constant(160 * MS, 10 * MS));
+        // With a learned function of 40 ms, below it.
+        assert_eq!(
+            prior_steps(&[5 * MS; 20], 40 * MS, 12)[1],
+            Step::constant(160 * MS, 80 * MS)
+        );
+        assert_eq!(
+            prior_steps(&[5 * MS; 20], 200 * MS, 12)[1],
+            Step::constant(400 * MS, 400 * MS)
+        );
         assert_eq!(eval(&s, 6 * MS), Some(10.0 * MS as f64));
         assert_eq!(eval(&s, 150 * MS), Some(10.0 * MS as f64));
         assert_eq!(eval(&s, 160 * MS), None);
         // Below it, the Gittins index of what was seen: SRPT on 5 ms.
         assert_eq!(eval(&s, 2 * MS), Some(3.0 * MS as f64));
-        assert!(prior_steps(&[], 12).is_empty());
+        assert!(prior_steps(&[], 0, 12).is_empty());
     }
 }

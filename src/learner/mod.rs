@@ -169,7 +169,8 @@ impl Learner {
             }
         };
         if self.cfg.kind == PolicyKind::AlpsIo {
-            table.extend(train::train_prior(self.window.as_slice()));
+            let prior = train::train_prior(self.window.as_slice(), &table);
+            table.extend(prior);
         }
         for f in &table {
             self.prev_slice_ns.insert(f.func_id, f.slice_ns);

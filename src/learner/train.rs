@@ -178,6 +178,8 @@ pub struct FuncPolicy {
     pub slice_ns: u64,
     /// Attained CPU past which an invocation outgrew its schedule, ns.
     pub expect_ns: u64,
+    /// Largest CPU per invocation the policy was learned from, ns.
+    pub size_max_ns: u64,
     /// Mean simulated SRPT stint (ALPS), ns; 0 under alps-io.
     pub mu_ns: f64,
     /// Standard deviation of simulated stints (ALPS), ns.
@@ -344,9 +346,11 @@ pub fn train_alps_io<'a>(
             let cpu: Vec<f64> = h.iter().map(|i| i.cpu_ns as f64).collect();
             let (blocked_frac, sleeps_per_inv, samples) = io_stats(h.iter());
             let io = cfg.io_signals && is_io_bound(blocked_frac, sleeps_per_inv);
+            let cl = sizes.clusters();
             FuncPolicy {
                 func_id,
-                steps: gittins::learned_steps(sizes.clusters(), SCHED_STEPS),
+                size_max_ns: cl.last().map_or(0, |c| c.0),
+                steps: gittins::learned_steps(cl, SCHED_STEPS),
                 flags: if io { POL_IO_BOUND } else { 0 },
                 slice_ns: cfg.slice_max_ns,
                 cpu_mean_ns: mean_std(&cpu).0,
@@ -364,11 +368,12 @@ pub fn train_alps_io<'a>(
 
 /// alps-io's policy of functions not learned yet (func id 0 in the table):
 /// the schedule of [`gittins::prior_steps`] over the recent invocations of
-/// every function (`window`). Without it (ALPS) such functions are placed by
+/// every function (`window`), below every function of `learned`. Without it (ALPS) such functions are placed by
 /// attained service alone. None for an empty window.
-pub fn train_prior(window: &[Invocation]) -> Option<FuncPolicy> {
+pub fn train_prior(window: &[Invocation], learned: &[FuncPolicy]) -> Option<FuncPolicy> {
     let sizes: Vec<u64> = window.iter().map(|i| i.cpu_ns).collect();
-    let steps = gittins::prior_steps(&sizes, SCHED_STEPS);
+    let known_max = learned.iter().map(|f| f.size_max_ns).max().unwrap_or(0);
+    let steps = gittins::prior_steps(&sizes, known_max, SCHED_STEPS);
     if steps.is_empty() {
         return None;
     }
