@@ -7,7 +7,8 @@
  * schedule and a slice from recent invocations and writes them into
  * func_policy; this program enforces them:
  *
- * - levels: one DSQ each, level 0 first, FIFO inside a level. A task's level
+ * - levels: level 0 first, FIFO inside a level, all in one vtime-ordered
+ *   DSQ keyed by (level, FIFO key). A task's level
  *   is the half-octave bucket of its rank size: for a learned function the
  *   expected CPU it still needs (its schedule: ALPS's mean stint, or the
  *   Gittins index of the function's sizes under alps-io); for a function
@@ -47,6 +48,7 @@ const volatile u64 slice_dfl_ns = 8ULL * 1000 * 1000;	/* shortest slice by attai
 const volatile u64 slice_min_ns = 500ULL * 1000;	/* floor of any slice */
 const volatile u64 slice_max_ns = 200ULL * 1000 * 1000;	/* cap of any slice (ALPS: 200 ms) */
 const volatile u64 min_quantum_ns;		/* alps-io preemption throttle, 0 = off */
+const volatile u64 host_quantum_ns = 1000ULL * 1000;	/* stint before host work is preempted by host work */
 const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;	/* bound on runnable wait */
 const volatile u64 host_half_life_ns = 10ULL * 1000 * 1000;	/* host work's recent CPU fades */
 const volatile u32 tag_mode = ALPS_TAG_CGROUP;
@@ -153,11 +155,6 @@ struct {
 /* ---------------------------------------------------------------------------
  * Lookup helpers.
  */
-static __always_inline u64 level_dsq(u32 level)
-{
-	return ALPS_DSQ_BASE + level;
-}
-
 static __always_inline u32 lvl_idx(u32 level)
 {
 	/* Bounds per-level indexes for the verifier. */
@@ -322,16 +319,22 @@ static u64 queue_key(const struct task_ctx *tctx)
 static void insert_level(struct task_struct *p, struct task_ctx *tctx, u32 level, u64 enq_flags)
 {
 	level = lvl_idx(level);
-	scx_bpf_dsq_insert_vtime(p, level_dsq(level), task_slice(tctx, level), queue_key(tctx),
-				 enq_flags);
+	scx_bpf_dsq_insert_vtime(p, ALPS_DSQ_LEVELS, task_slice(tctx, level),
+				 alps_queue_vtime(level, queue_key(tctx)), enq_flags);
+}
+
+/* Level of @p, queued in ALPS_DSQ_LEVELS. */
+static u32 queued_level(const struct task_struct *p)
+{
+	return alps_vtime_level(p->scx.dsq_vtime);
 }
 
 /*
- * Kick the CPU running the worst level, if @level beats it and, for a
- * @throttled wake-up, the victim has had its minimum quantum. Only CPUs @p
- * may run on are considered.
+ * Kick the CPU running the worst level, if @level beats it and the victim
+ * has had its quantum (alps_wake_quantum(): @is_func, @io a wake-up of an
+ * I/O-bound function). Only CPUs @p may run on are considered.
  */
-static void try_preempt(const struct task_struct *p, u32 level, bool throttled, u64 now,
+static void try_preempt(const struct task_struct *p, u32 level, bool is_func, bool io, u64 now,
 			struct alps_stats *st)
 {
 	u32 cpu, victim_level = 0;
@@ -357,12 +360,13 @@ static void try_preempt(const struct task_struct *p, u32 level, bool throttled, 
 		return;
 
 	if (alps_should_preempt(level, victim_level, now - victim_started,
-				throttled ? min_quantum_ns : 0)) {
+				alps_wake_quantum(is_func, io, level, victim_level, min_quantum_ns,
+						  host_quantum_ns))) {
 		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 		if (st)
 			st->nr_preempt_kicks[lvl_idx(level)]++;
 	} else if (st) {
-		/* Held back by the minimum quantum; ops.tick() preempts later. */
+		/* Held back by the quantum; ops.tick() preempts later. */
 		st->nr_throttled++;
 	}
 }
@@ -383,101 +387,80 @@ static bool task_starving(struct task_struct *p, u64 now)
 
 /*
  * The guard's scan, from ops.dispatch(): move the starving tasks among the
- * first ALPS_GUARD_SCAN_MAX of every level to the guard DSQ, with the
- * minimum slice (under sustained overload many starve at once and each must
- * run within the bound). The scan counts with a numeric iterator: a counter
- * of its own would give the verifier one state per count.
+ * last ALPS_GUARD_SCAN_MAX of the levels' DSQ (its tail holds the worst
+ * levels, where tasks starve) to the guard DSQ, with the minimum slice
+ * (under sustained overload many starve at once and each must run within
+ * the bound). The scan counts with a numeric iterator: a counter of its own
+ * would give the verifier one state per count.
  */
 static void guard_promote(u64 now)
 {
-	u32 l, i;
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	u32 i;
 
-	bpf_for(l, 0, ALPS_NR_LEVELS) {
-		struct bpf_iter_scx_dsq it;
-		struct task_struct *p;
-
-		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
-			continue;
-		if (bpf_iter_scx_dsq_new(&it, level_dsq(l), 0)) {
-			bpf_iter_scx_dsq_destroy(&it);
-			continue;
-		}
-		bpf_for(i, 0, ALPS_GUARD_SCAN_MAX) {
-			p = bpf_iter_scx_dsq_next(&it);
-			if (!p)
-				break;
-			if (!task_starving(p, now))
-				continue;
-			scx_bpf_dsq_move_set_slice(&it, slice_min_ns);
-			if (scx_bpf_dsq_move(&it, p, ALPS_DSQ_GUARD, 0)) {
-				struct task_ctx *tctx = lookup_task_ctx(p);
-				struct alps_stats *st = lookup_stats();
-
-				if (tctx)
-					tctx->guarded = true;
-				if (st)
-					st->nr_guard_promotions[lvl_idx(l)]++;
-			}
-		}
+	if (bpf_iter_scx_dsq_new(&it, ALPS_DSQ_LEVELS, SCX_DSQ_ITER_REV)) {
 		bpf_iter_scx_dsq_destroy(&it);
+		return;
 	}
+	bpf_for(i, 0, ALPS_GUARD_SCAN_MAX) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
+			break;
+		if (!task_starving(p, now))
+			continue;
+		scx_bpf_dsq_move_set_slice(&it, slice_min_ns);
+		if (scx_bpf_dsq_move(&it, p, ALPS_DSQ_GUARD, 0)) {
+			struct task_ctx *tctx = lookup_task_ctx(p);
+			struct alps_stats *st = lookup_stats();
+
+			if (tctx)
+				tctx->guarded = true;
+			if (st)
+				st->nr_guard_promotions[lvl_idx(tctx ? tctx->level : 0)]++;
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
 }
 
 /*
- * From ops.tick(): is a task among the first ALPS_GUARD_SCAN_MAX of a level
- * starving and allowed on @cpu?
+ * From ops.tick(): is a task among the last ALPS_GUARD_SCAN_MAX of the
+ * levels' DSQ starving and allowed on @cpu?
  */
 static bool guard_pending(s32 cpu, u64 now)
 {
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
 	bool found = false;
-	u32 l, i;
+	u32 i;
 
-	bpf_for(l, 0, ALPS_NR_LEVELS) {
-		struct bpf_iter_scx_dsq it;
-		struct task_struct *p;
-
-		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
-			continue;
-		if (bpf_iter_scx_dsq_new(&it, level_dsq(l), 0)) {
-			bpf_iter_scx_dsq_destroy(&it);
-			continue;
-		}
-		bpf_for(i, 0, ALPS_GUARD_SCAN_MAX) {
-			p = bpf_iter_scx_dsq_next(&it);
-			if (!p)
-				break;
-			if (task_starving(p, now) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
-				found = true;
-				break;
-			}
-		}
+	if (bpf_iter_scx_dsq_new(&it, ALPS_DSQ_LEVELS, SCX_DSQ_ITER_REV)) {
 		bpf_iter_scx_dsq_destroy(&it);
-		if (found)
-			break;
+		return false;
 	}
+	bpf_for(i, 0, ALPS_GUARD_SCAN_MAX) {
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
+			break;
+		if (task_starving(p, now) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			found = true;
+			break;
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
 	return found;
 }
 
-/* Is a task better than @level queued whose DSQ head may run on @cpu? */
+/* Is a task better than @level queued that may run on @cpu? */
 static bool better_waiting(u32 level, s32 cpu)
 {
 	struct task_struct *p;
-	u32 l;
 
 	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_GUARD);
 	if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 		return true;
-
-	bpf_for(l, 0, ALPS_NR_LEVELS) {
-		if (l >= level)
-			break;
-		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
-			continue;
-		p = __COMPAT_scx_bpf_dsq_peek(level_dsq(l));
-		if (p && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-			return true;
-	}
-	return false;
+	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_LEVELS);
+	return p && queued_level(p) < level && bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
 }
 
 /* ---------------------------------------------------------------------------
@@ -559,9 +542,9 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	if (preempt_enabled) {
 		const struct alps_func_policy *pol = task_policy(tctx);
-		bool throttled = (enq_flags & SCX_ENQ_WAKEUP) && pol && (pol->flags & ALPS_POL_IO_BOUND);
+		bool io = (enq_flags & SCX_ENQ_WAKEUP) && pol && (pol->flags & ALPS_POL_IO_BOUND);
 
-		try_preempt(p, level, throttled, now, st);
+		try_preempt(p, level, is_func(tctx), io, now, st);
 	}
 }
 
@@ -571,6 +554,7 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 	u32 prev_level = ALPS_LEVEL_NONE, l;
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *ptctx = NULL;
+	struct task_struct *p;
 	bool past;
 
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
@@ -592,16 +576,11 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 
-	/*
-	 * Ask each DSQ for its depth: a bitmap of busy levels kept by ops.enqueue()
-	 * would race with its inserts, which land only after it returns.
-	 */
-	bpf_for(l, 0, ALPS_NR_LEVELS) {
-		if (alps_keep_prev(prev_level, l))
-			break;
-		if (scx_bpf_dsq_nr_queued(level_dsq(l)) <= 0)
-			continue;
-		if (scx_bpf_dsq_move_to_local(level_dsq(l), 0)) {
+	/* The head of the levels' DSQ is the best task waiting. */
+	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_LEVELS);
+	if (p) {
+		l = queued_level(p);
+		if (!alps_keep_prev(prev_level, l) && scx_bpf_dsq_move_to_local(ALPS_DSQ_LEVELS, 0)) {
 			if (st)
 				st->nr_dispatched[lvl_idx(l)]++;
 			return;
@@ -835,14 +814,28 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
  * Entry points for user space (BPF_PROG_TEST_RUN).
  */
 
-/* Refresh queue_depths[]: tasks queued per level DSQ. */
+/* Refresh queue_depths[]: tasks queued per level (the first 4096). */
 SEC("syscall")
 int read_queues(void *ctx)
 {
-	u32 l;
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	u32 l, i;
 
 	bpf_for(l, 0, ALPS_NR_LEVELS)
-		queue_depths[l] = scx_bpf_dsq_nr_queued(level_dsq(l));
+		queue_depths[l] = 0;
+	/* A syscall program sleeps; the DSQ iterator wants an RCU section. */
+	bpf_rcu_read_lock();
+	if (!bpf_iter_scx_dsq_new(&it, ALPS_DSQ_LEVELS, 0)) {
+		bpf_for(i, 0, 4096) {
+			p = bpf_iter_scx_dsq_next(&it);
+			if (!p)
+				break;
+			queue_depths[lvl_idx(queued_level(p))]++;
+		}
+	}
+	bpf_iter_scx_dsq_destroy(&it);
+	bpf_rcu_read_unlock();
 	return 0;
 }
 
@@ -851,7 +844,7 @@ int read_queues(void *ctx)
  */
 s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
 {
-	u32 l, cpu;
+	u32 cpu;
 	s32 err;
 
 	nr_cpus = scx_bpf_nr_cpu_ids();
@@ -870,12 +863,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
 		scx_bpf_error("failed to create the guard DSQ: %d", err);
 		return err;
 	}
-	bpf_for(l, 0, ALPS_NR_LEVELS) {
-		err = scx_bpf_create_dsq(level_dsq(l), -1);
-		if (err) {
-			scx_bpf_error("failed to create the DSQ of level %u: %d", l, err);
-			return err;
-		}
+	err = scx_bpf_create_dsq(ALPS_DSQ_LEVELS, -1);
+	if (err) {
+		scx_bpf_error("failed to create the levels' DSQ: %d", err);
+		return err;
 	}
 	return 0;
 }

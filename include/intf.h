@@ -20,11 +20,20 @@ typedef signed long long s64;
 
 enum alps_consts {
 	/*
-	 * Queue levels: one DSQ each, level 0 served first. A task's level is
-	 * the half-octave bucket of its rank size (policy.h, alps_size_level()),
-	 * so levels mean the same to every function and to unknown work.
+	 * Queue levels, level 0 served first. A task's level is the half-octave
+	 * bucket of its rank size (policy.h, alps_size_level()), so levels mean
+	 * the same to every function and to unknown work. All levels share one
+	 * DSQ ordered by (level, FIFO key): see alps_queue_vtime().
 	 */
 	ALPS_NR_LEVELS = 32,
+	/* Bit of the DSQ vtime where the level starts; the FIFO key is below. */
+	ALPS_LEVEL_SHIFT = 56,
+	/*
+	 * Levels (two per octave) by which a waking task of no function must
+	 * beat its victim to preempt it before the host quantum: 4, a factor of
+	 * four in recent CPU.
+	 */
+	ALPS_HOST_GAP = 4,
 	/* Rank sizes below this (ns) share level 0; each octave above it is two levels. */
 	ALPS_LEVEL_BASE_NS = 500000,
 	/* Steps of a function's learned level schedule (struct alps_func_policy). */
@@ -36,8 +45,8 @@ enum alps_consts {
 	ALPS_COMM_LEN = 16,
 	/* func_id of tasks that belong to no known function. */
 	ALPS_FUNC_UNKNOWN = 0,
-	/* DSQ id of level l is ALPS_DSQ_BASE + l. */
-	ALPS_DSQ_BASE = 0x100,
+	/* The DSQ of every level. */
+	ALPS_DSQ_LEVELS = 0x100,
 	/* Served before every level: starving tasks and the loader's threads. */
 	ALPS_DSQ_GUARD = 0x1ff,
 	/*

@@ -168,6 +168,24 @@ ALPS_INLINE u64 alps_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_n
 }
 
 /*
+ * DSQ vtime of a task of level @level with FIFO key @key_ns: the level in
+ * the bits from ALPS_LEVEL_SHIFT up, the key below (its low 56 bits: 2.3
+ * years of ns), so one vtime-ordered DSQ serves levels in order and each
+ * level in FIFO order, and ops.dispatch() needs one look at its head rather
+ * than one per level.
+ */
+ALPS_INLINE u64 alps_queue_vtime(u32 level, u64 key_ns)
+{
+	return ((u64)level << ALPS_LEVEL_SHIFT) | (key_ns & ((1ULL << ALPS_LEVEL_SHIFT) - 1));
+}
+
+/* Level of a queued task whose DSQ vtime is @vtime. */
+ALPS_INLINE u32 alps_vtime_level(u64 vtime)
+{
+	return (u32)(vtime >> ALPS_LEVEL_SHIFT);
+}
+
+/*
  * Victim choice for a waking task of level @waker_level: is a CPU running
  * level @level since @started_ns a better victim than the best so far
  * (@have_best, @best_level, @best_started_ns)? Only strictly worse levels
@@ -181,6 +199,23 @@ ALPS_INLINE bool alps_victim_better(u32 waker_level, u32 level, u64 started_ns,
 	if (!have_best)
 		return true;
 	return level > best_level || (level == best_level && started_ns < best_started_ns);
+}
+
+/*
+ * The stint a victim at @victim_level keeps before a task waking at
+ * @waker_level may preempt it. Work of no function: none when the victim's
+ * level is at least ALPS_HOST_GAP worse (a daemon waking beside a CPU hog
+ * runs at once, as under EEVDF), @host_quantum_ns when the two are close
+ * (producer-consumer work such as hackbench would otherwise preempt itself
+ * at every message). A wake-up of an I/O-bound function: @min_quantum_ns
+ * (alps-io). Anything else: none.
+ */
+ALPS_INLINE u64 alps_wake_quantum(bool is_func, bool io_bound_wakeup, u32 waker_level,
+				  u32 victim_level, u64 min_quantum_ns, u64 host_quantum_ns)
+{
+	if (!is_func)
+		return victim_level >= waker_level + ALPS_HOST_GAP ? 0 : host_quantum_ns;
+	return io_bound_wakeup ? min_quantum_ns : 0;
 }
 
 /*
@@ -222,8 +257,9 @@ ALPS_INLINE bool alps_keep_prev(u32 prev_level, u32 scan_level)
 }
 
 /*
- * The starvation guard. Every alps_guard_interval() the levels are scanned
- * (ALPS_GUARD_SCAN_MAX deep); a task runnable for alps_guard_threshold() moves to the guard
+ * The starvation guard. Every alps_guard_interval() the levels' DSQ is
+ * scanned from its tail (the worst levels, ALPS_GUARD_SCAN_MAX deep); a task
+ * runnable for alps_guard_threshold() moves to the guard
  * DSQ, is served before every level for one tick (sched_ext ends slices at
  * ticks), and a CPU is preempted for it. A task therefore waits at most
  * threshold + interval + (starving tasks x tick / CPUs): with half the bound

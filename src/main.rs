@@ -158,6 +158,7 @@ impl<'a> Scheduler<'a> {
         rodata.min_quantum_ns = settings.min_quantum_ns;
         rodata.starvation_ns = settings.starvation_ns;
         rodata.host_half_life_ns = settings.host_half_life_ns;
+        rodata.host_quantum_ns = settings.host_quantum_ns;
         rodata.tag_mode = match opts.func_id {
             FuncIdSource::Cgroup => bpf_intf::alps_tag_mode_ALPS_TAG_CGROUP,
             FuncIdSource::Comm => bpf_intf::alps_tag_mode_ALPS_TAG_COMM,

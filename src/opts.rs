@@ -24,6 +24,10 @@ pub const DEFAULT_MIN_QUANTUM_US: u64 = 2000;
 /// belongs to no function fades while it sleeps, ms.
 pub const DEFAULT_HOST_HALF_LIFE_MS: u64 = 10;
 
+/// Default `--host-quantum-us`: the stint a task keeps before a waking task
+/// of no function may preempt it, us.
+pub const DEFAULT_HOST_QUANTUM_US: u64 = 1000;
+
 /// How a task is mapped to its function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FuncIdSource {
@@ -113,6 +117,12 @@ pub struct Opts {
     #[arg(long, default_value_t = DEFAULT_HOST_HALF_LIFE_MS)]
     pub host_half_life_ms: u64,
 
+    /// Stint a task keeps before a waking task of no function may preempt
+    /// it, us (CPU hogs have always had it; producer-consumer host work does
+    /// not preempt itself at every message).
+    #[arg(long, default_value_t = DEFAULT_HOST_QUANTUM_US)]
+    pub host_quantum_us: u64,
+
     /// Keep what the learner knows in this file (JSON): read at start, so a
     /// restarted service starts trained, written every learning interval
     /// and at exit. An unreadable file is reported and replaced.
@@ -189,6 +199,8 @@ pub struct Settings {
     pub starvation_ns: u64,
     /// Half-life of host work's recent CPU while asleep, ns.
     pub host_half_life_ns: u64,
+    /// Stint before a host wake-up may preempt, ns.
+    pub host_quantum_ns: u64,
     /// The compiled function pattern.
     pub pattern: FuncPattern,
     /// The pattern's source text.
@@ -243,6 +255,9 @@ impl Opts {
         }
         if self.history < 1 || self.history > 4096 {
             bail!("--history must be in 1..=4096 invocations, got {}", self.history);
+        }
+        if self.host_quantum_us * US >= WATCHDOG_MS * MS / 4 {
+            bail!("--host-quantum-us must stay below {} us", WATCHDOG_MS * 1000 / 4);
         }
         if self.host_half_life_ms < 1 || self.host_half_life_ms > 60_000 {
             bail!(
@@ -350,6 +365,7 @@ impl Opts {
             min_quantum_ns: min_quantum_us * US,
             starvation_ns: self.starvation_ms * MS,
             host_half_life_ns: self.host_half_life_ms * MS,
+            host_quantum_ns: self.host_quantum_us * US,
             pattern,
             pattern_src,
             learn_interval_ms: self.learn_interval_ms,

@@ -21,6 +21,8 @@ unsafe extern "C" {
     fn alps_host_task_slice(pol: *const alps_func_policy, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
     fn alps_host_decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64;
     fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64;
+    fn alps_host_queue_vtime(level: u32, key_ns: u64) -> u64;
+    fn alps_host_vtime_level(vtime: u64) -> u32;
     fn alps_host_victim_better(
         waker_level: u32,
         level: u32,
@@ -29,6 +31,14 @@ unsafe extern "C" {
         best_level: u32,
         best_started_ns: u64,
     ) -> bool;
+    fn alps_host_wake_quantum(
+        is_func: bool,
+        io_bound_wakeup: bool,
+        waker_level: u32,
+        victim_level: u32,
+        min_quantum_ns: u64,
+        host_quantum_ns: u64,
+    ) -> u64;
     fn alps_host_should_preempt(waker_level: u32, victim_level: u32, victim_ran_ns: u64, min_quantum_ns: u64) -> bool;
     fn alps_host_tick_preempt(stint_ns: u64, min_quantum_ns: u64, better_waiting: bool, starving: bool) -> bool;
     fn alps_host_keep_prev(prev_level: u32, scan_level: u32) -> bool;
@@ -94,12 +104,49 @@ pub fn queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64 {
     unsafe { alps_host_queue_key(is_func, inv_start_ns, runnable_at_ns) }
 }
 
+/// DSQ vtime of a task of `level` with FIFO key `key_ns`: ordered by level,
+/// then key.
+pub fn queue_vtime(level: u32, key_ns: u64) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_queue_vtime(level, key_ns) }
+}
+
+/// Level of a queued task from its DSQ vtime.
+pub fn vtime_level(vtime: u64) -> u32 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_vtime_level(vtime) }
+}
+
 /// Whether a CPU running `level` since `started_ns` is a better preemption
 /// victim for a waker of `waker_level` than `best` (level, stint start).
 pub fn victim_better(waker_level: u32, level: u32, started_ns: u64, best: Option<(u32, u64)>) -> bool {
     let (have, bl, bs) = best.map_or((false, 0, 0), |(l, s)| (true, l, s));
     // SAFETY: pure function over integers.
     unsafe { alps_host_victim_better(waker_level, level, started_ns, have, bl, bs) }
+}
+
+/// The stint a victim at `victim_level` keeps before a wake-up at
+/// `waker_level` may preempt it: host work's quantum unless the victim is
+/// far worse, alps-io's minimum quantum for I/O-bound wake-ups, else 0.
+pub fn wake_quantum(
+    is_func: bool,
+    io_bound_wakeup: bool,
+    waker_level: u32,
+    victim_level: u32,
+    min_quantum_ns: u64,
+    host_quantum_ns: u64,
+) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe {
+        alps_host_wake_quantum(
+            is_func,
+            io_bound_wakeup,
+            waker_level,
+            victim_level,
+            min_quantum_ns,
+            host_quantum_ns,
+        )
+    }
 }
 
 /// Whether a waker of `waker_level` preempts a victim at `victim_level`
@@ -269,6 +316,15 @@ mod tests {
     }
 
     #[test]
+    fn one_queue_orders_by_level_then_fifo_key() {
+        let now = 5_000_000_000_000u64;
+        assert!(queue_vtime(2, now + 10) < queue_vtime(3, 1));
+        assert!(queue_vtime(3, now) < queue_vtime(3, now + 1));
+        assert_eq!(vtime_level(queue_vtime(NR_LEVELS - 1, u64::MAX)), NR_LEVELS - 1);
+        assert_eq!(vtime_level(queue_vtime(7, now)), 7);
+    }
+
+    #[test]
     fn victims_are_strictly_worse_worst_first_then_longest_running() {
         assert!(!victim_better(3, 3, 0, None));
         assert!(!victim_better(3, LEVEL_NONE, 0, None));
@@ -287,6 +343,13 @@ mod tests {
         assert!(!should_preempt(0, 3, 4 * MS, 5 * MS));
         assert!(should_preempt(0, 3, 5 * MS, 5 * MS));
         assert!(!should_preempt(0, LEVEL_NONE, 100 * MS, 0));
+        // A daemon waking beside a hog preempts at once; beside its peer
+        // (hackbench's sender) it waits for the host quantum.
+        assert_eq!(wake_quantum(false, false, 1, 20, 2 * MS, MS), 0);
+        assert_eq!(wake_quantum(false, false, 1, 4, 2 * MS, MS), MS);
+        assert_eq!(wake_quantum(false, false, 1, 5, 2 * MS, MS), 0);
+        assert_eq!(wake_quantum(true, true, 1, 20, 2 * MS, MS), 2 * MS);
+        assert_eq!(wake_quantum(true, false, 1, 20, 2 * MS, MS), 0);
         assert!(tick_preempt(0, 5 * MS, false, true));
         assert!(!tick_preempt(4 * MS, 5 * MS, true, false));
         assert!(tick_preempt(5 * MS, 5 * MS, true, false));

@@ -44,6 +44,13 @@ bool alps_host_victim_better(u32 waker_level, u32 level, u64 started_ns, bool ha
 				  best_started_ns);
 }
 
+u64 alps_host_wake_quantum(bool is_func, bool io_bound_wakeup, u32 waker_level, u32 victim_level,
+			   u64 min_quantum_ns, u64 host_quantum_ns)
+{
+	return alps_wake_quantum(is_func, io_bound_wakeup, waker_level, victim_level, min_quantum_ns,
+				 host_quantum_ns);
+}
+
 bool alps_host_should_preempt(u32 waker_level, u32 victim_level, u64 victim_ran_ns,
 			      u64 min_quantum_ns)
 {
@@ -73,4 +80,14 @@ u64 alps_host_guard_interval(u64 bound_ns)
 bool alps_host_is_starving(u64 waited_ns, u64 threshold_ns)
 {
 	return alps_is_starving(waited_ns, threshold_ns);
+}
+
+u64 alps_host_queue_vtime(u32 level, u64 key_ns)
+{
+	return alps_queue_vtime(level, key_ns);
+}
+
+u32 alps_host_vtime_level(u64 vtime)
+{
+	return alps_vtime_level(vtime);
 }

@@ -41,9 +41,92 @@ pub enum Cmd {
     /// kernel's PR_SET_MDWE) and no real-time priority (RestrictRealtime, here
     /// RLIMIT_RTPRIO 0 with CAP_SYS_NICE dropped). Needs root.
     Sandbox(SandboxArgs),
+    /// Work of no function under each arm, as the host's daemons see it:
+    /// wake-up latency of a periodic task beside CPU hogs (cyclictest) and
+    /// message-passing run time (hackbench), from Debian's rt-tests.
+    HostWork(HostWorkArgs),
+    /// BPF cost per callback of scx_alps and of peer schedulers in the same
+    /// boot, while they schedule a plan (bpf_stats_enabled + bpftool).
+    BpfCost(BpfCostArgs),
     /// Internal: run a plan under whatever scheduler is attached.
     #[command(hide = true)]
     Replay(ReplayArgs),
+    /// Internal: burn one CPU until killed (the host-work probes' hog).
+    #[command(hide = true)]
+    Burn,
+}
+
+/// Where a command that loads schedulers runs.
+#[derive(Args, Clone)]
+pub struct VmArgs {
+    /// Where the arms run.
+    #[arg(long, value_enum, default_value_t = VmMode::Auto)]
+    pub vm: VmMode,
+    /// VM kernel: 6.12, 7.2 or a kernel image path.
+    #[arg(long, default_value = "6.12")]
+    pub kernel: String,
+    /// VM CPUs.
+    #[arg(long, default_value_t = 2)]
+    pub vm_cpus: usize,
+    /// VM memory.
+    #[arg(long, default_value = "2G")]
+    pub vm_memory: String,
+    /// Internal: already inside the VM.
+    #[arg(long, hide = true)]
+    pub in_vm: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct HostWorkArgs {
+    /// Arms, comma-separated: eevdf, alps, alps-io.
+    #[arg(long, value_delimiter = ',', default_value = "eevdf,alps-io")]
+    pub arms: Vec<String>,
+    /// Extra arm NAME=COMMAND, e.g. bpfland=scx_bpfland (repeatable).
+    #[arg(long)]
+    pub extra_arm: Vec<String>,
+    /// Repetitions of every arm (interleaved).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// cyclictest duration, s.
+    #[arg(long, default_value_t = 8)]
+    pub duration: u64,
+    /// hackbench groups.
+    #[arg(long, default_value_t = 4)]
+    pub groups: u32,
+    /// hackbench loops.
+    #[arg(long, default_value_t = 100)]
+    pub loops: u32,
+    /// Extra flags for every scx_alps arm.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub alps_flags: String,
+    /// The scx_alps binary [default: next to alps-bench].
+    #[arg(long)]
+    pub scx_alps: Option<PathBuf>,
+    /// Results directory [default: results/host-work-<time>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub vm: VmArgs,
+}
+
+#[derive(Args, Clone)]
+pub struct BpfCostArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+    /// Peer arm NAME=COMMAND, e.g. bpfland=scx_bpfland (repeatable).
+    #[arg(long)]
+    pub extra_arm: Vec<String>,
+    /// Extra flags for scx_alps.
+    #[arg(long, default_value = "--learn-interval-ms 1000", allow_hyphen_values = true)]
+    pub alps_flags: String,
+    /// The scx_alps binary [default: next to alps-bench].
+    #[arg(long)]
+    pub scx_alps: Option<PathBuf>,
+    /// Results directory [default: results/bpf-cost-<time>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub vm: VmArgs,
 }
 
 #[derive(Args)]
@@ -199,27 +282,14 @@ pub struct AbArgs {
     /// Results directory [default: results/<scenario>-<time>].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Where the arms run.
-    #[arg(long, value_enum, default_value_t = VmMode::Auto)]
-    pub vm: VmMode,
-    /// VM kernel: 6.12, 7.2 or a kernel image path.
-    #[arg(long, default_value = "6.12")]
-    pub kernel: String,
-    /// VM CPUs.
-    #[arg(long, default_value_t = 2)]
-    pub vm_cpus: usize,
-    /// VM memory.
-    #[arg(long, default_value = "2G")]
-    pub vm_memory: String,
+    #[command(flatten)]
+    pub vm: VmArgs,
     /// SCHED_FIFO priority of the load generator; 0 runs it as a normal task.
     #[arg(long, default_value_t = 10)]
     pub rt_prio: i32,
     /// Seconds a scheduler may take to attach.
     #[arg(long, default_value_t = 60)]
     pub attach_timeout: u64,
-    /// Internal: already inside the VM.
-    #[arg(long, hide = true)]
-    pub in_vm: bool,
 }
 
 #[derive(Args)]

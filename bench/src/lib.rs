@@ -3,12 +3,15 @@
 //! - [`trace`]: readers of the public FaaS traces;
 //! - [`workload`]: function models and scenarios (plans of CPU bursts and sleeps);
 //! - [`exec`]: runs a plan for real, one process per invocation;
+//! - [`hostwork`], [`bpfcost`]: probes of work of no function and of BPF cost per callback;
 //! - [`runner`]: starts and stops each arm's scheduler and runs the plan under it;
 //! - [`report`], [`plot`]: CSV, JSON, Markdown and plots;
 //! - [`sim`]: discrete-event simulator of the same plans under models of the schedulers;
 //! - [`stats`]: confidence intervals over repetitions.
 
+pub mod bpfcost;
 pub mod exec;
+pub mod hostwork;
 pub mod plot;
 pub mod report;
 pub mod runner;

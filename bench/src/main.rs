@@ -26,7 +26,12 @@ fn main() {
         Cmd::Sim(a) => cmd::sim::run(a),
         Cmd::SimSpeed(a) => cmd::sim::speed(a),
         Cmd::Sandbox(a) => cmd::sandbox::run(a),
+        Cmd::HostWork(a) => cmd::hostwork::run(a),
+        Cmd::BpfCost(a) => cmd::bpfcost::run(a),
         Cmd::Replay(r) => cmd::replay::run(r),
+        Cmd::Burn => loop {
+            alps_bench::exec::burn_cpu(1_000_000_000);
+        },
     };
     if let Err(e) = r {
         eprintln!("alps-bench: error: {e:#}");

@@ -337,6 +337,40 @@ pub fn run_replay(
     serde_json::from_str(&text).context("the replay results do not parse")
 }
 
+/// Starts `arm`'s scheduler (its log in `logs`, repetition `rep`), or
+/// checks that the kernel runs its default scheduler for an arm without
+/// one.
+pub fn start_arm(arm: &ArmSpec, logs: &Path, rep: usize, timeout: Duration) -> Result<Option<RunningSched>> {
+    match &arm.cmd {
+        Some(cmd) => {
+            let log = logs.join(format!("{}-{rep}.log", arm.name.replace('/', "-")));
+            RunningSched::start(cmd, arm.ops_prefix.as_deref(), &log, timeout)
+                .map(Some)
+                .with_context(|| format!("arm {}", arm.name))
+        }
+        None => match scx_state(sysfs()) {
+            ScxState::Disabled | ScxState::Absent => Ok(None),
+            other => bail!(
+                "arm {} needs the kernel's default scheduler but sched_ext is {other:?}",
+                arm.name
+            ),
+        },
+    }
+}
+
+/// Stops what [`start_arm`] started, after checking it stayed attached for
+/// the whole run. Returns the ops name and the last statistics snapshot.
+pub fn finish_arm(sched: Option<RunningSched>, arm: &ArmSpec, rep: usize) -> Result<(Option<String>, Option<Metrics>)> {
+    let Some(mut sc) = sched else {
+        return Ok((None, None));
+    };
+    let active = sc.check_active();
+    let ops = sc.ops.clone();
+    let stats = sc.stop();
+    active.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
+    Ok((Some(ops), stats?))
+}
+
 /// Everything `run_ab` needs.
 pub struct AbSetup<'a> {
     /// Arms, in report order (the first is the baseline).
@@ -370,27 +404,7 @@ pub fn run_ab(s: &AbSetup<'_>, mut progress: impl FnMut(&str, usize, usize)) -> 
     for rep in 0..s.repeats {
         for arm in rotation(s.arms, rep) {
             log::info!("repetition {}/{}: arm {}", rep + 1, s.repeats, arm.name);
-            let sched = match &arm.cmd {
-                Some(cmd) => Some(
-                    RunningSched::start(
-                        cmd,
-                        arm.ops_prefix.as_deref(),
-                        &logs.join(format!("{}-{rep}.log", arm.name.replace('/', "-"))),
-                        s.attach_timeout,
-                    )
-                    .with_context(|| format!("arm {}", arm.name))?,
-                ),
-                None => {
-                    if scx_state(sysfs()) != ScxState::Disabled && scx_state(sysfs()) != ScxState::Absent {
-                        bail!(
-                            "arm {} needs the kernel's default scheduler but sched_ext is {:?}",
-                            arm.name,
-                            scx_state(sysfs())
-                        );
-                    }
-                    None
-                }
-            };
+            let sched = start_arm(&arm, &logs, rep, s.attach_timeout)?;
             let file = arm.name.replace('/', "-");
             let mut result = Ok(Vec::new());
             if arm.trained {
@@ -405,16 +419,7 @@ pub fn run_ab(s: &AbSetup<'_>, mut progress: impl FnMut(&str, usize, usize)) -> 
                     progress(&arm.name, rep, d)
                 });
             }
-            let (ops, stats) = match sched {
-                Some(mut sc) => {
-                    let active = sc.check_active();
-                    let ops = sc.ops.clone();
-                    let stats = sc.stop();
-                    active.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
-                    (Some(ops), stats?)
-                }
-                None => (None, None),
-            };
+            let (ops, stats) = finish_arm(sched, &arm, rep)?;
             let results = result.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
             runs.push(ArmRun {
                 arm: arm.name.clone(),

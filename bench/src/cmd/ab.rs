@@ -1,78 +1,16 @@
 //! `alps-bench ab`: the A/B benchmark, on this host or in the test VM.
 
 use std::io::IsTerminal;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alps_bench::report::{self, RunMeta};
 use alps_bench::runner::{self, AbSetup};
 use anyhow::{Context, Result, bail};
 use log::info;
-use scx_alps::preflight::{ScxState, kernel_release, scx_state};
+use scx_alps::preflight::kernel_release;
 
-use super::{build_plan, build_plans, describe, out_dir, repo_root};
-use crate::cli::{AbArgs, VmMode};
-
-/// Re-runs this command inside the sched_ext test VM.
-/// Re-runs this command inside the sched_ext test VM.
-fn in_vm(a: &AbArgs, out: &Path) -> Result<()> {
-    let root = repo_root().context("cannot find scripts/vm-run (set ALPS_ROOT to the scx_alps checkout)")?;
-    let exe = std::env::current_exe()?;
-    let mut args: Vec<String> = std::env::args().skip(2).collect();
-    // Drop --out/--vm given by the user; we pass resolved ones.
-    let mut clean = Vec::new();
-    let mut skip = false;
-    for x in args.drain(..) {
-        if skip {
-            skip = false;
-            continue;
-        }
-        if x == "--out" || x == "--vm" {
-            skip = true;
-            continue;
-        }
-        if x.starts_with("--out=") || x.starts_with("--vm=") {
-            continue;
-        }
-        clean.push(x);
-    }
-    let mut guest = vec![exe.display().to_string(), "ab".into()];
-    guest.extend(clean);
-    guest.extend([
-        "--out".into(),
-        out.display().to_string(),
-        "--vm".into(),
-        "never".into(),
-        "--in-vm".into(),
-    ]);
-    info!(
-        "this kernel has no sched_ext: running the arms in the test VM (kernel {})",
-        a.kernel
-    );
-    let status = std::process::Command::new(root.join("scripts/vm-run"))
-        .args([
-            "--kernel",
-            &a.kernel,
-            "--cpus",
-            &a.vm_cpus.to_string(),
-            "--memory",
-            &a.vm_memory,
-        ])
-        .arg("--rwdir")
-        .arg(out)
-        .arg("--")
-        .args(&guest)
-        .stdin(std::process::Stdio::null())
-        .status()
-        .context("cannot run scripts/vm-run")?;
-    if !status.success() {
-        bail!("the A/B run in the VM failed ({status})");
-    }
-    let md = std::fs::read_to_string(out.join("report.md")).context("the VM run left no report.md")?;
-    println!("{md}");
-    println!("results: {}", out.display());
-    Ok(())
-}
+use super::{build_plan, build_plans, describe, needs_vm, out_dir, rerun_in_vm};
+use crate::cli::AbArgs;
 
 pub fn run(a: AbArgs) -> Result<()> {
     if a.repeats == 0 {
@@ -89,27 +27,10 @@ pub fn run(a: AbArgs) -> Result<()> {
         shlex::split(&a.alps_flags).with_context(|| format!("--alps-flags {:?}: unbalanced quotes", a.alps_flags))?;
     let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &alps_flags, a.trace.warmup > 0)?;
     // Check the trace before booting anything.
-    let host_plan = build_plan(&a.trace, a.vm_cpus)?;
+    let host_plan = build_plan(&a.trace, a.vm.vm_cpus)?;
     info!("{}", describe(&host_plan).trim_end());
-
-    let has_scx = scx_state(Path::new("/sys")) != ScxState::Absent;
-    let use_vm = !a.in_vm
-        && match a.vm {
-            VmMode::Always => true,
-            VmMode::Auto => !has_scx,
-            VmMode::Never => false,
-        };
-    if use_vm {
-        return in_vm(&a, &out);
-    }
-    if !has_scx {
-        bail!(
-            "kernel {} has no sched_ext: use --vm auto (the default) to run in the test VM",
-            kernel_release()
-        );
-    }
-    if unsafe { libc::geteuid() } != 0 {
-        bail!("the A/B run must be root (it loads schedulers and creates cgroups): retry with sudo");
+    if needs_vm(&a.vm)? {
+        return rerun_in_vm(&a.vm, "ab", &out);
     }
     if arms.iter().any(|x| x.ops_prefix.is_some()) && !scx_alps.is_file() {
         bail!(
@@ -184,7 +105,7 @@ pub fn run(a: AbArgs) -> Result<()> {
     }
     let meta = RunMeta::of(
         &plan,
-        if a.in_vm { "vm" } else { "host" },
+        if a.vm.in_vm { "vm" } else { "host" },
         kernel_release(),
         cpus,
         a.repeats,
@@ -194,7 +115,7 @@ pub fn run(a: AbArgs) -> Result<()> {
     let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
     let summary = report::summarize(&runs, &names, meta);
     report::write_outputs(&out, &runs, &summary)?;
-    if !a.in_vm {
+    if !a.vm.in_vm {
         println!("{}", report::markdown(&summary));
         println!("results: {}", out.display());
     }

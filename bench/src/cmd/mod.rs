@@ -2,6 +2,8 @@
 //! trace arguments, output directories) is here.
 
 pub mod ab;
+pub mod bpfcost;
+pub mod hostwork;
 pub mod plan;
 pub mod replay;
 pub mod sandbox;
@@ -12,8 +14,10 @@ use std::path::{Path, PathBuf};
 use alps_bench::trace;
 use alps_bench::workload::{self, Plan, PlanConfig, STUDY_CPUS};
 use anyhow::{Context, Result, bail};
+use log::info;
+use scx_alps::preflight::{ScxState, kernel_release, scx_state};
 
-use crate::cli::TraceArgs;
+use crate::cli::{TraceArgs, VmArgs, VmMode};
 
 pub fn work_scale(arg: &str, cpus: usize) -> Result<f64> {
     if arg == "auto" {
@@ -129,4 +133,100 @@ pub fn repo_root() -> Option<PathBuf> {
     exe.ancestors()
         .find(|d| d.join("scripts/vm-run").is_file())
         .map(Path::to_path_buf)
+}
+
+/// Whether a command that loads schedulers must re-run in the test VM
+/// (`--vm`, and whether this kernel has sched_ext). Errors when it must run
+/// here and cannot: no sched_ext, or not root.
+pub fn needs_vm(vm: &VmArgs) -> Result<bool> {
+    let has_scx = scx_state(Path::new("/sys")) != ScxState::Absent;
+    if !vm.in_vm
+        && match vm.vm {
+            VmMode::Always => true,
+            VmMode::Auto => !has_scx,
+            VmMode::Never => false,
+        }
+    {
+        return Ok(true);
+    }
+    if !has_scx {
+        bail!(
+            "kernel {} has no sched_ext: use --vm auto (the default) to run in the test VM",
+            kernel_release()
+        );
+    }
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("loading schedulers needs root (and the benchmark creates cgroups): retry with sudo");
+    }
+    Ok(false)
+}
+
+/// Re-runs `alps-bench <subcommand>` with this process's arguments inside
+/// the sched_ext test VM (scripts/vm-run), results in `out`, and prints the
+/// report it leaves there.
+pub fn rerun_in_vm(vm: &VmArgs, subcommand: &str, out: &Path) -> Result<()> {
+    let root = repo_root().context("cannot find scripts/vm-run (set ALPS_ROOT to the scx_alps checkout)")?;
+    let exe = std::env::current_exe()?;
+    // The user's own --out and --vm give way to the resolved ones.
+    let mut guest = vec![exe.display().to_string(), subcommand.to_string()];
+    let mut skip = false;
+    for x in std::env::args().skip(2) {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if x == "--out" || x == "--vm" {
+            skip = true;
+        } else if !(x.starts_with("--out=") || x.starts_with("--vm=")) {
+            guest.push(x);
+        }
+    }
+    guest.extend([
+        "--out".into(),
+        out.display().to_string(),
+        "--vm".into(),
+        "never".into(),
+        "--in-vm".into(),
+    ]);
+    info!(
+        "this kernel has no sched_ext: running the arms in the test VM (kernel {})",
+        vm.kernel
+    );
+    let status = std::process::Command::new(root.join("scripts/vm-run"))
+        .args([
+            "--kernel",
+            &vm.kernel,
+            "--cpus",
+            &vm.vm_cpus.to_string(),
+            "--memory",
+            &vm.vm_memory,
+        ])
+        .arg("--rwdir")
+        .arg(out)
+        .arg("--")
+        .args(&guest)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .context("cannot run scripts/vm-run")?;
+    if !status.success() {
+        bail!("the {subcommand} run in the VM failed ({status})");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).context("the VM run left no report.md")?;
+    println!("{md}");
+    println!("results: {}", out.display());
+    Ok(())
+}
+
+/// The scx_alps binary: `given`, or the one next to this executable.
+pub fn scx_alps_bin(given: &Option<PathBuf>) -> Result<PathBuf> {
+    let p = match given {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("scx_alps"),
+    };
+    if !p.is_file() {
+        bail!(
+            "scx_alps binary not found at {}: build it (cargo build --release) or pass --scx-alps",
+            p.display()
+        );
+    }
+    Ok(p)
 }

@@ -5,7 +5,8 @@
 //! exit and updated every learning interval with the simulated utilisation).
 //!
 //! What is modelled, per BPF callback: enqueue (level, queue key, idle CPU
-//! or victim), dispatch (guard DSQ first, levels in order, keep-prev), running
+//! or victim), dispatch (guard DSQ first, then the head of the levels' DSQ,
+//! keep-prev), running
 //! (level of the CPU, guard stint start), tick (level refresh, guard scan,
 //! better task waiting, slice expiry at ticks) and stopping. What is not:
 //! CPU affinity, idle-CPU selection topology, the loader's own threads, and
@@ -15,7 +16,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use scx_alps::bpf_intf::alps_func_policy;
 use scx_alps::learner::{FuncPolicy, Invocation as LearnInv, Learner, PolicyKind};
-use scx_alps::policy::{self, NR_LEVELS, POL_IO_BOUND};
+use scx_alps::policy::{self, POL_IO_BOUND};
 
 use super::AlpsModel;
 use super::engine::{Model, Why, World};
@@ -27,10 +28,9 @@ pub(crate) struct Alps {
     pub learner: Learner,
     /// Function id -> the func_policy map value, once learned.
     policy: Vec<Option<alps_func_policy>>,
-    levels: Vec<BTreeSet<(u64, usize)>>,
+    /// The levels' DSQ: (vtime, task), vtime = (level, FIFO key).
+    levels: BTreeSet<(u64, usize)>,
     guard_q: VecDeque<usize>,
-    /// Tasks in the level DSQs and the guard DSQ.
-    nr_queued: usize,
     next_scan: u64,
     /// The task last enqueued woke up from a sleep (throttle candidates).
     last_was_wakeup: bool,
@@ -49,9 +49,8 @@ impl Alps {
             tick_ns: tick_ns.max(1),
             learner: Learner::new(lc),
             policy: Vec::new(),
-            levels: (0..NR_LEVELS).map(|_| BTreeSet::new()).collect(),
+            levels: BTreeSet::new(),
             guard_q: VecDeque::new(),
-            nr_queued: 0,
             next_scan: 0,
             last_was_wakeup: false,
             busy_at_last_learn: 0,
@@ -98,36 +97,41 @@ impl Alps {
         policy::task_level(self.pol(w, t), attained).0
     }
 
+    /// scx_alps's better_waiting(): the guard DSQ's head, or the levels'
+    /// head if its level beats `level`.
     fn better_waiting(&self, level: u32) -> bool {
-        !self.guard_q.is_empty() || self.levels.iter().take(level as usize).any(|q| !q.is_empty())
+        !self.guard_q.is_empty()
+            || self
+                .levels
+                .first()
+                .is_some_and(|&(v, _)| policy::vtime_level(v) < level)
     }
 
     fn guard_due(&self, now: u64) -> bool {
         self.m.starvation_ns > 0 && now >= self.next_scan
     }
 
-    /// The guard's scan: the first tasks of every level that have waited past
-    /// the threshold move to the guard DSQ. Returns how many moved.
+    /// The guard's scan: the tasks among the last of the levels' DSQ that
+    /// have waited past the threshold move to the guard DSQ (in the order
+    /// found). Returns how many moved.
     fn guard_scan(&mut self, w: &mut World) -> usize {
         self.next_scan = w.now + policy::guard_interval(self.m.starvation_ns);
         let thresh = policy::guard_threshold(self.m.starvation_ns);
         let max = scx_alps::bpf_intf::alps_consts_ALPS_GUARD_SCAN_MAX as usize;
-        let mut moved = 0;
-        for q in self.levels.iter_mut() {
-            let starving: Vec<(u64, usize)> = q
-                .iter()
-                .take(max)
-                .filter(|(_, t)| policy::is_starving(w.now.saturating_sub(w.tasks[*t].runnable_at), thresh))
-                .copied()
-                .collect();
-            for e in starving {
-                q.remove(&e);
-                self.guard_q.push_back(e.1);
-                moved += 1;
-            }
+        let starving: Vec<(u64, usize)> = self
+            .levels
+            .iter()
+            .rev()
+            .take(max)
+            .filter(|(_, t)| policy::is_starving(w.now.saturating_sub(w.tasks[*t].runnable_at), thresh))
+            .copied()
+            .collect();
+        for e in &starving {
+            self.levels.remove(e);
+            self.guard_q.push_back(e.1);
         }
-        w.stats.guard_promotions += moved as u64;
-        moved
+        w.stats.guard_promotions += starving.len() as u64;
+        starving.len()
     }
 
     fn insert(&mut self, w: &mut World, t: usize) {
@@ -137,8 +141,7 @@ impl Alps {
         }
         let task = &w.tasks[t];
         let key = policy::queue_key(true, task.arrival, task.runnable_at);
-        self.levels[level as usize].insert((key, t));
-        self.nr_queued += 1;
+        self.levels.insert((policy::queue_vtime(level, key), t));
     }
 }
 
@@ -156,19 +159,16 @@ impl Model for Alps {
             self.guard_scan(w);
         }
         if let Some(t) = self.guard_q.pop_front() {
-            self.nr_queued -= 1;
             if let Some(p) = prev {
                 self.insert(w, p);
             }
             w.tasks[t].guarded = true;
             return Some((t, self.learner.config().slice_min_ns));
         }
-        for l in 0..NR_LEVELS {
-            if prev_level.is_some_and(|pl| policy::keep_prev(pl, l)) {
-                break;
-            }
-            if let Some((_, t)) = self.levels[l as usize].pop_first() {
-                self.nr_queued -= 1;
+        if let Some(&(v, t)) = self.levels.first() {
+            let l = policy::vtime_level(v);
+            if !prev_level.is_some_and(|pl| policy::keep_prev(pl, l)) {
+                self.levels.pop_first();
                 if let Some(p) = prev {
                     self.insert(w, p);
                 }
@@ -197,8 +197,9 @@ impl Model for Alps {
             }
         }
         let (vl, vs, c) = victim?;
-        let throttled = self.last_was_wakeup && self.pol(w, t).is_some_and(|p| p.flags & POL_IO_BOUND != 0);
-        let mq = if throttled { self.m.min_quantum_ns } else { 0 };
+        let io = self.last_was_wakeup && self.pol(w, t).is_some_and(|p| p.flags & POL_IO_BOUND != 0);
+        // Plans hold only invocations: no host work, no host quantum.
+        let mq = policy::wake_quantum(true, io, level, vl, self.m.min_quantum_ns, 0);
         if policy::should_preempt(level, vl, w.now.saturating_sub(vs), mq) {
             Some(c)
         } else {
@@ -279,6 +280,6 @@ impl Model for Alps {
     }
 
     fn has_queued(&self) -> bool {
-        self.nr_queued > 0
+        !self.levels.is_empty() || !self.guard_q.is_empty()
     }
 }
