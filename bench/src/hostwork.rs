@@ -132,12 +132,15 @@ pub fn run_probes(p: &Probes, hog: &[String]) -> Result<(f64, f64, f64)> {
     Ok((avg, max, parse_hackbench(&hb)?))
 }
 
+/// One figure of a run.
+type Metric = fn(&HostWorkRun) -> f64;
+
 /// The Markdown report of `runs`, arms in `arms` order, ratios to the first
 /// arm (the baseline) with 95 % confidence intervals over repetitions.
 pub fn markdown(runs: &[HostWorkRun], arms: &[String], kernel: &str) -> String {
     let of =
         |arm: &str, f: fn(&HostWorkRun) -> f64| -> Vec<f64> { runs.iter().filter(|r| r.arm == arm).map(f).collect() };
-    let metrics: [(&str, fn(&HostWorkRun) -> f64); 3] = [
+    let metrics: [(&str, Metric); 3] = [
         ("cyclictest avg us", |r| r.latency_avg_us),
         ("cyclictest max us", |r| r.latency_max_us),
         ("hackbench s", |r| r.hackbench_s),
