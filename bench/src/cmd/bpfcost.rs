@@ -94,7 +94,7 @@ fn markdown(rows: &[(String, Vec<ProgCost>)], kernel: &str) -> String {
     for (arm, progs) in rows {
         o += &format!("\n## {arm}\n\n| callback | calls | ns per call |\n|---|---:|---:|\n");
         let mut p: Vec<&ProgCost> = progs.iter().filter(|p| p.run_cnt > 0).collect();
-        p.sort_by(|a, b| b.run_cnt.cmp(&a.run_cnt));
+        p.sort_by_key(|c| std::cmp::Reverse(c.run_cnt));
         for c in p {
             o += &format!("| {} | {} | {:.0} |\n", c.name, c.run_cnt, c.per_call_ns());
         }
