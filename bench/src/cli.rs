@@ -6,6 +6,7 @@ use alps_bench::sim::SimPolicy;
 use alps_bench::trace::Format;
 use alps_bench::workload::Scenario;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 #[derive(Parser)]
 #[command(
@@ -48,16 +49,37 @@ pub enum Cmd {
     /// BPF cost per callback of scx_alps and of peer schedulers in the same
     /// boot, while they schedule a plan (bpf_stats_enabled + bpftool).
     BpfCost(BpfCostArgs),
+    /// Mean and P99 FCT per arm over a range of offered loads, in the VM
+    /// (an `ab` run per load) or in the simulator (--sim): a table and a plot.
+    Sweep(SweepArgs),
     /// Internal: run a plan under whatever scheduler is attached.
     #[command(hide = true)]
     Replay(ReplayArgs),
     /// Internal: burn one CPU until killed (the host-work probes' hog).
     #[command(hide = true)]
     Burn,
+    /// Internal: run the command a host without sched_ext handed to the VM.
+    #[command(hide = true)]
+    Guest(GuestArgs),
+}
+
+#[derive(Args)]
+pub struct GuestArgs {
+    /// The call (JSON, written by the host side).
+    #[arg(long)]
+    pub call: PathBuf,
+}
+
+/// A command the host hands to the test VM, with its parsed arguments.
+#[derive(Serialize, Deserialize)]
+pub enum GuestCall {
+    Ab(AbArgs),
+    HostWork(HostWorkArgs),
+    BpfCost(BpfCostArgs),
 }
 
 /// Where a command that loads schedulers runs.
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Serialize, Deserialize)]
 pub struct VmArgs {
     /// Where the arms run.
     #[arg(long, value_enum, default_value_t = VmMode::Auto)]
@@ -76,7 +98,7 @@ pub struct VmArgs {
     pub in_vm: bool,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Serialize, Deserialize)]
 pub struct HostWorkArgs {
     /// Arms, comma-separated: eevdf, alps, alps-io.
     #[arg(long, value_delimiter = ',', default_value = "eevdf,alps-io")]
@@ -109,7 +131,7 @@ pub struct HostWorkArgs {
     pub vm: VmArgs,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Serialize, Deserialize)]
 pub struct BpfCostArgs {
     #[command(flatten)]
     pub trace: TraceArgs,
@@ -140,6 +162,23 @@ pub struct SandboxArgs {
 pub struct SimArgs {
     #[command(flatten)]
     pub trace: TraceArgs,
+    #[command(flatten)]
+    pub model: SimModelArgs,
+    /// scx_alps flags for both scx_alps models (one string, split like a
+    /// shell would), e.g. "--window 200"; the default matches `ab`'s arms.
+    #[arg(long, default_value = "--learn-interval-ms 1000", allow_hyphen_values = true)]
+    pub alps_flags: String,
+    /// Repeat the plan this many times back to back.
+    #[arg(long, default_value_t = 1)]
+    pub tile: usize,
+    /// Results directory [default: results/sim-<scenario>-<cpus>cpu-<time>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The simulated machine and its policies.
+#[derive(Args, Clone, Serialize, Deserialize)]
+pub struct SimModelArgs {
     /// Simulated CPUs (the study used 16).
     #[arg(long, default_value_t = 16)]
     pub cpus: usize,
@@ -148,9 +187,6 @@ pub struct SimArgs {
     /// baseline of the deltas.
     #[arg(long, value_delimiter = ',', default_value = "eevdf,alps,alps-io,srpt,gittins")]
     pub policies: Vec<SimPolicy>,
-    /// Repeat the plan this many times back to back.
-    #[arg(long, default_value_t = 1)]
-    pub tile: usize,
     /// CPU time lost per context switch, us.
     #[arg(long, default_value_t = 5.0)]
     pub cs_cost_us: f64,
@@ -169,17 +205,25 @@ pub struct SimArgs {
     /// test VM about 4500.
     #[arg(long, default_value_t = 0)]
     pub start_cost_us: u64,
-    /// scx_alps flags for both scx_alps models (one string, split like a
-    /// shell would), e.g. "--window 200"; the default matches `ab`'s arms.
-    #[arg(long, default_value = "--learn-interval-ms 1000", allow_hyphen_values = true)]
-    pub alps_flags: String,
     /// Extra scx_alps flags for the alps-io model only, e.g.
-    /// --alps-io-flags="--io-penalty 0.3 --min-quantum-us 2000".
+    /// --alps-io-flags="--no-io-signals".
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub alps_io_flags: String,
-    /// Results directory [default: results/sim-<scenario>-<cpus>cpu-<time>].
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub ab: AbArgs,
+    /// Offered loads, comma-separated fractions of the machine.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.6,0.7,0.8,0.9,1.0,1.1,1.2")]
+    pub loads: Vec<f64>,
+    /// Simulate instead of running the arms (the --sim-* options, --cpus
+    /// and --policies apply; --alps-flags is shared).
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    pub sim: bool,
+    #[command(flatten)]
+    pub model: SimModelArgs,
 }
 
 #[derive(Args)]
@@ -203,7 +247,7 @@ pub struct SimSpeedArgs {
     pub policies: Vec<SimPolicy>,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Serialize, Deserialize)]
 pub struct TraceArgs {
     /// Trace file (or Azure 2019 directory).
     #[arg(long)]
@@ -211,9 +255,10 @@ pub struct TraceArgs {
     /// Trace format [default: detected from the content].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Workload mix (the I/O study's scenarios).
-    #[arg(long, value_enum, default_value_t = Scenario::Mixed)]
-    pub scenario: Scenario,
+    /// Workload mix (the I/O study's scenarios) [default: mixed for the
+    /// study's trace, cpu for the others].
+    #[arg(long, value_enum)]
+    pub scenario: Option<Scenario>,
     /// First entries to use, 0 for all [default: 200 for mixed, 1000 otherwise].
     #[arg(long)]
     pub limit: Option<usize>,
@@ -242,7 +287,7 @@ pub struct TraceArgs {
     pub seed: u64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum VmMode {
     /// Use the VM only when this kernel lacks sched_ext.
     Auto,
@@ -252,7 +297,7 @@ pub enum VmMode {
     Never,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Serialize, Deserialize)]
 pub struct AbArgs {
     #[command(flatten)]
     pub trace: TraceArgs,
@@ -330,4 +375,18 @@ pub struct ReplayArgs {
     /// Run each invocation at its oracle nice value.
     #[arg(long)]
     pub oracle: bool,
+}
+
+impl TraceArgs {
+    /// A short name of the run for result directories: the scenario, or the
+    /// trace file's stem.
+    pub fn stem(&self) -> String {
+        match self.scenario {
+            Some(s) => s.to_string(),
+            None => self
+                .trace
+                .file_stem()
+                .map_or("run".into(), |s| s.to_string_lossy().into_owned()),
+        }
+    }
 }

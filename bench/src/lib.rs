@@ -7,7 +7,8 @@
 //! - [`runner`]: starts and stops each arm's scheduler and runs the plan under it;
 //! - [`report`], [`plot`]: CSV, JSON, Markdown and plots;
 //! - [`sim`]: discrete-event simulator of the same plans under models of the schedulers;
-//! - [`stats`]: confidence intervals over repetitions.
+//! - [`stats`]: confidence intervals over repetitions;
+//! - [`sweep`]: mean and P99 FCT over a range of offered loads.
 
 pub mod bpfcost;
 pub mod exec;
@@ -17,5 +18,6 @@ pub mod report;
 pub mod runner;
 pub mod sim;
 pub mod stats;
+pub mod sweep;
 pub mod trace;
 pub mod workload;

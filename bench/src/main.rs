@@ -29,6 +29,8 @@ fn main() {
         Cmd::HostWork(a) => cmd::hostwork::run(a),
         Cmd::BpfCost(a) => cmd::bpfcost::run(a),
         Cmd::Replay(r) => cmd::replay::run(r),
+        Cmd::Sweep(a) => cmd::sweep::run(a),
+        Cmd::Guest(a) => cmd::guest(a),
         Cmd::Burn => loop {
             alps_bench::exec::burn_cpu(1_000_000_000);
         },

@@ -18,7 +18,7 @@ const FONT_CANDIDATES: [&str; 3] = [
 
 /// Registers a TrueType font as "sans-serif" once (plotters' ab_glyph text
 /// rendering needs one). Errors when none of the known paths has a font.
-fn ensure_font() -> Result<()> {
+pub fn ensure_font() -> Result<()> {
     static DONE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         for p in FONT_CANDIDATES {
@@ -38,7 +38,7 @@ fn ensure_font() -> Result<()> {
     .map_err(|e| anyhow!(e))
 }
 
-fn palette(i: usize) -> RGBColor {
+pub fn palette(i: usize) -> RGBColor {
     const C: [RGBColor; 6] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),

@@ -10,13 +10,13 @@ use log::info;
 use scx_alps::preflight::kernel_release;
 
 use super::{build_plan, build_plans, describe, needs_vm, out_dir, rerun_in_vm};
-use crate::cli::AbArgs;
+use crate::cli::{AbArgs, GuestCall};
 
 pub fn run(a: AbArgs) -> Result<()> {
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
-    let out = out_dir(&a.out, &a.trace.scenario.to_string())?;
+    let out = out_dir(&a.out, &a.trace.stem())?;
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = out.canonicalize()?;
     let scx_alps = match &a.scx_alps {
@@ -30,7 +30,7 @@ pub fn run(a: AbArgs) -> Result<()> {
     let host_plan = build_plan(&a.trace, a.vm.vm_cpus)?;
     info!("{}", describe(&host_plan).trim_end());
     if needs_vm(&a.vm)? {
-        return rerun_in_vm(&a.vm, "ab", &out);
+        return rerun_in_vm(&a.vm, GuestCall::Ab(a.clone()), &out);
     }
     if arms.iter().any(|x| x.ops_prefix.is_some()) && !scx_alps.is_file() {
         bail!(

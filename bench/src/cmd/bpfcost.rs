@@ -11,7 +11,7 @@ use log::info;
 use scx_alps::preflight::kernel_release;
 
 use super::{build_plan, needs_vm, out_dir, rerun_in_vm, scx_alps_bin};
-use crate::cli::BpfCostArgs;
+use crate::cli::{BpfCostArgs, GuestCall};
 
 const STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
 
@@ -38,7 +38,7 @@ pub fn run(a: BpfCostArgs) -> Result<()> {
     let arms = runner::parse_arms(&["alps-io".into()], &a.extra_arm, &scx_alps, &flags, false)?;
     build_plan(&a.trace, a.vm.vm_cpus)?;
     if needs_vm(&a.vm)? {
-        return rerun_in_vm(&a.vm, "bpf-cost", &out);
+        return rerun_in_vm(&a.vm, GuestCall::BpfCost(a.clone()), &out);
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plan = build_plan(&a.trace, cpus)?;

@@ -9,7 +9,7 @@ use log::info;
 use scx_alps::preflight::kernel_release;
 
 use super::{needs_vm, out_dir, rerun_in_vm, scx_alps_bin};
-use crate::cli::HostWorkArgs;
+use crate::cli::{GuestCall, HostWorkArgs};
 
 pub fn run(a: HostWorkArgs) -> Result<()> {
     if a.repeats == 0 || !(1..=600).contains(&a.duration) {
@@ -25,7 +25,7 @@ pub fn run(a: HostWorkArgs) -> Result<()> {
     let scx_alps = scx_alps_bin(&a.scx_alps)?;
     let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &flags, false)?;
     if needs_vm(&a.vm)? {
-        return rerun_in_vm(&a.vm, "host-work", &out);
+        return rerun_in_vm(&a.vm, GuestCall::HostWork(a.clone()), &out);
     }
     let logs = out.join("logs");
     std::fs::create_dir_all(&logs)?;

@@ -8,16 +8,17 @@ pub mod plan;
 pub mod replay;
 pub mod sandbox;
 pub mod sim;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 
 use alps_bench::trace;
-use alps_bench::workload::{self, Plan, PlanConfig, STUDY_CPUS};
+use alps_bench::workload::{self, Plan, PlanConfig, STUDY_CPUS, Scenario};
 use anyhow::{Context, Result, bail};
 use log::info;
 use scx_alps::preflight::{ScxState, kernel_release, scx_state};
 
-use crate::cli::{TraceArgs, VmArgs, VmMode};
+use crate::cli::{GuestArgs, GuestCall, TraceArgs, VmArgs, VmMode};
 
 pub fn work_scale(arg: &str, cpus: usize) -> Result<f64> {
     if arg == "auto" {
@@ -42,11 +43,15 @@ pub fn build_plans(t: &TraceArgs, cpus: usize) -> Result<(Plan, Option<Plan>)> {
             t.warmup
         );
     }
+    let scenario = t.scenario.unwrap_or(match format {
+        trace::Format::Study => Scenario::Mixed,
+        _ => Scenario::Cpu,
+    });
     let cfg = PlanConfig {
-        scenario: t.scenario,
+        scenario,
         time_scale: t.time_scale,
         work_scale: work_scale(&t.work_scale, cpus)?,
-        limit: t.limit.unwrap_or_else(|| t.scenario.default_limit()),
+        limit: t.limit.unwrap_or_else(|| scenario.default_limit()),
         skip,
         arrival_scale: 1.0,
     };
@@ -161,32 +166,15 @@ pub fn needs_vm(vm: &VmArgs) -> Result<bool> {
     Ok(false)
 }
 
-/// Re-runs `alps-bench <subcommand>` with this process's arguments inside
-/// the sched_ext test VM (scripts/vm-run), results in `out`, and prints the
-/// report it leaves there.
-pub fn rerun_in_vm(vm: &VmArgs, subcommand: &str, out: &Path) -> Result<()> {
+/// Hands `call` (a command with its parsed arguments) to the sched_ext test
+/// VM (scripts/vm-run) as `alps-bench guest`, results in `out`, and prints
+/// the report it leaves there.
+pub fn rerun_in_vm(vm: &VmArgs, call: GuestCall, out: &Path) -> Result<()> {
     let root = repo_root().context("cannot find scripts/vm-run (set ALPS_ROOT to the scx_alps checkout)")?;
     let exe = std::env::current_exe()?;
-    // The user's own --out and --vm give way to the resolved ones.
-    let mut guest = vec![exe.display().to_string(), subcommand.to_string()];
-    let mut skip = false;
-    for x in std::env::args().skip(2) {
-        if std::mem::take(&mut skip) {
-            continue;
-        }
-        if x == "--out" || x == "--vm" {
-            skip = true;
-        } else if !(x.starts_with("--out=") || x.starts_with("--vm=")) {
-            guest.push(x);
-        }
-    }
-    guest.extend([
-        "--out".into(),
-        out.display().to_string(),
-        "--vm".into(),
-        "never".into(),
-        "--in-vm".into(),
-    ]);
+    let file = out.join("call.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&call)?)
+        .with_context(|| format!("cannot write {}", file.display()))?;
     info!(
         "this kernel has no sched_ext: running the arms in the test VM (kernel {})",
         vm.kernel
@@ -203,17 +191,46 @@ pub fn rerun_in_vm(vm: &VmArgs, subcommand: &str, out: &Path) -> Result<()> {
         .arg("--rwdir")
         .arg(out)
         .arg("--")
-        .args(&guest)
+        .arg(&exe)
+        .args(["guest", "--call"])
+        .arg(&file)
         .stdin(std::process::Stdio::null())
         .status()
         .context("cannot run scripts/vm-run")?;
     if !status.success() {
-        bail!("the {subcommand} run in the VM failed ({status})");
+        bail!("the run in the VM failed ({status})");
     }
     let md = std::fs::read_to_string(out.join("report.md")).context("the VM run left no report.md")?;
     println!("{md}");
     println!("results: {}", out.display());
     Ok(())
+}
+
+/// `alps-bench guest`: runs, inside the VM, the call the host wrote.
+pub fn guest(a: GuestArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.call).with_context(|| format!("cannot read {}", a.call.display()))?;
+    let out = a.call.parent().map(Path::to_path_buf);
+    let inside = |vm: &mut VmArgs| {
+        vm.in_vm = true;
+        vm.vm = VmMode::Never;
+    };
+    match serde_json::from_str(&text).context("the guest call does not parse")? {
+        GuestCall::Ab(mut x) => {
+            inside(&mut x.vm);
+            x.out = out;
+            ab::run(x)
+        }
+        GuestCall::HostWork(mut x) => {
+            inside(&mut x.vm);
+            x.out = out;
+            hostwork::run(x)
+        }
+        GuestCall::BpfCost(mut x) => {
+            inside(&mut x.vm);
+            x.out = out;
+            bpfcost::run(x)
+        }
+    }
 }
 
 /// The scx_alps binary: `given`, or the one next to this executable.

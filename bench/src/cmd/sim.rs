@@ -2,53 +2,57 @@
 
 use std::time::Instant;
 
-use alps_bench::report::{self, RunMeta};
+use alps_bench::report::{self, ArmRun, RunMeta, Summary};
 use alps_bench::sim::{self, SimConfig};
-use alps_bench::workload::Scenario;
+use alps_bench::workload::{Plan, Scenario};
 use anyhow::{Result, bail};
 use log::info;
 use scx_alps::learner::PolicyKind;
 
 use super::{build_plan, build_plans, describe, out_dir};
-use crate::cli::{SimArgs, SimSpeedArgs, TraceArgs};
+use crate::cli::{SimArgs, SimModelArgs, SimSpeedArgs, TraceArgs};
 
-pub fn run(a: SimArgs) -> Result<()> {
-    if a.cpus == 0 || a.cpus > 4096 {
-        bail!("--cpus must be in 1..=4096, got {}", a.cpus);
+/// Checks the simulated machine's arguments.
+pub fn check(m: &SimModelArgs) -> Result<()> {
+    if m.cpus == 0 || m.cpus > 4096 {
+        bail!("--cpus must be in 1..=4096, got {}", m.cpus);
     }
-    if a.policies.is_empty() {
+    if m.policies.is_empty() {
         bail!("--policies is empty");
     }
-    if !a.cs_cost_us.is_finite() || a.cs_cost_us < 0.0 {
+    if !m.cs_cost_us.is_finite() || m.cs_cost_us < 0.0 {
         bail!("--cs-cost-us must be >= 0");
     }
-    if !(10..=10_000).contains(&a.hz) {
-        bail!("--hz must be in 10..=10000, got {}", a.hz);
+    if !(10..=10_000).contains(&m.hz) {
+        bail!("--hz must be in 10..=10000, got {}", m.hz);
     }
-    let (plan, warm) = build_plans(&a.trace, a.cpus)?;
-    let plan = plan.tiled(a.tile);
-    info!("{}", describe(&plan).trim_end());
-    let alps = sim::AlpsModel::from_flags(PolicyKind::Alps, &a.alps_flags, a.cpus)?;
-    let alps_io = sim::AlpsModel::from_flags(
-        PolicyKind::AlpsIo,
-        &format!("{} {}", a.alps_flags, a.alps_io_flags),
-        a.cpus,
-    )?;
-    let out = out_dir(&a.out, &format!("sim-{}-{}cpu", a.trace.scenario, a.cpus))?;
+    Ok(())
+}
+
+/// Simulates every arm of `m` (trained arms too when `warm` is given) on
+/// `plan` and summarises them; `alps_flags` go to both scx_alps models.
+pub fn simulate(
+    m: &SimModelArgs,
+    alps_flags: &str,
+    plan: &Plan,
+    warm: Option<&Plan>,
+) -> Result<(Vec<ArmRun>, Summary)> {
+    let alps = sim::AlpsModel::from_flags(PolicyKind::Alps, alps_flags, m.cpus)?;
+    let alps_io = sim::AlpsModel::from_flags(PolicyKind::AlpsIo, &format!("{alps_flags} {}", m.alps_io_flags), m.cpus)?;
     let base = SimConfig {
-        cpus: a.cpus,
-        cs_cost_ns: (a.cs_cost_us * 1000.0) as u64,
-        fair_slice_ns: a.fair_slice_us * 1000,
-        hz: a.hz,
-        spawn_cost_ns: a.spawn_cost_us * 1000,
-        start_cost_ns: a.start_cost_us * 1000,
+        cpus: m.cpus,
+        cs_cost_ns: (m.cs_cost_us * 1000.0) as u64,
+        fair_slice_ns: m.fair_slice_us * 1000,
+        hz: m.hz,
+        spawn_cost_ns: m.spawn_cost_us * 1000,
+        start_cost_ns: m.start_cost_us * 1000,
         ..SimConfig::default()
     };
-    let arms = sim::arms(&a.policies, &base, &alps, &alps_io, warm.is_some());
+    let arms = sim::arms(&m.policies, &base, &alps, &alps_io, warm.is_some());
     let mut runs = Vec::new();
     for arm in &arms {
         let t0 = Instant::now();
-        let o = sim::run_arm(arm, &plan, warm.as_ref())?;
+        let o = sim::run_arm(arm, plan, warm)?;
         info!(
             "{}: {:.0} invocations/s simulated, {} context switches, idle-while-runnable {:.3} ms",
             arm.name,
@@ -56,7 +60,7 @@ pub fn run(a: SimArgs) -> Result<()> {
             o.stats.context_switches,
             o.stats.idle_while_runnable_ns as f64 / 1e6
         );
-        runs.push(report::ArmRun {
+        runs.push(ArmRun {
             arm: arm.name.clone(),
             rep: 0,
             results: o.results.clone(),
@@ -65,19 +69,29 @@ pub fn run(a: SimArgs) -> Result<()> {
         });
     }
     let meta = RunMeta::of(
-        &plan,
+        plan,
         "sim",
         format!(
             "discrete-event model, cs cost {} us, EEVDF slice {} us, HZ {}, spawn {} us + start {} us",
-            a.cs_cost_us, a.fair_slice_us, a.hz, a.spawn_cost_us, a.start_cost_us
+            m.cs_cost_us, m.fair_slice_us, m.hz, m.spawn_cost_us, m.start_cost_us
         ),
-        a.cpus,
+        m.cpus,
         1,
-        a.policies[0].name(),
-        a.trace.warmup,
+        m.policies[0].name(),
+        warm.map_or(0, |w| w.invocations.len()),
     );
     let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
     let summary = report::summarize(&runs, &names, meta);
+    Ok((runs, summary))
+}
+
+pub fn run(a: SimArgs) -> Result<()> {
+    check(&a.model)?;
+    let (plan, warm) = build_plans(&a.trace, a.model.cpus)?;
+    let plan = plan.tiled(a.tile);
+    info!("{}", describe(&plan).trim_end());
+    let out = out_dir(&a.out, &format!("sim-{}-{}cpu", a.trace.stem(), a.model.cpus))?;
+    let (runs, summary) = simulate(&a.model, &a.alps_flags, &plan, warm.as_ref())?;
     report::write_outputs(&out, &runs, &summary)?;
     println!("{}", report::markdown(&summary));
     println!("results: {}", out.display());
@@ -88,7 +102,7 @@ pub fn speed(a: SimSpeedArgs) -> Result<()> {
     let t = TraceArgs {
         trace: a.trace.clone(),
         format: None,
-        scenario: Scenario::Mixed,
+        scenario: Some(Scenario::Mixed),
         limit: Some(0),
         skip: None,
         warmup: 0,
