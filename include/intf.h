@@ -25,7 +25,7 @@ enum alps_consts {
 	 * the same to every function and to unknown work. All levels share one
 	 * DSQ ordered by (level, FIFO key): see alps_queue_vtime().
 	 */
-	ALPS_NR_LEVELS = 32,
+	ALPS_NR_LEVELS = 64,
 	/* Bit of the DSQ vtime where the level starts; the FIFO key is below. */
 	ALPS_LEVEL_SHIFT = 56,
 	/*
@@ -34,8 +34,11 @@ enum alps_consts {
 	 * four in recent CPU.
 	 */
 	ALPS_HOST_GAP = 4,
-	/* Rank sizes below this (ns) share level 0; each octave above it is two levels. */
-	ALPS_LEVEL_BASE_NS = 500000,
+	/*
+	 * Rank sizes below this (ns) share level 0; each octave above it is two
+	 * levels (up to about 24 hours). FaaS invocations start at tens of us.
+	 */
+	ALPS_LEVEL_BASE_NS = 32000,
 	/* Steps of a function's learned level schedule (struct alps_func_policy). */
 	ALPS_SCHED_STEPS = 12,
 	/* Size of the func_policy array: function ids are 1..ALPS_MAX_FUNCS-1. */

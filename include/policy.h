@@ -40,7 +40,7 @@ ALPS_INLINE u32 alps_ilog2(u64 v)
 /*
  * Level of rank size @r_ns: 0 below ALPS_LEVEL_BASE_NS (b), then two levels
  * per octave, split at 1.5: [b, 2b) is 1, [2b, 3b) 2, [3b, 4b) 3, [4b, 6b) 4,
- * [6b, 8b) 5, ...; capped at ALPS_NR_LEVELS - 1 (about 46 s).
+ * [6b, 8b) 5, ...; capped at ALPS_NR_LEVELS - 1.
  */
 ALPS_INLINE u32 alps_size_level(u64 r_ns)
 {

@@ -60,7 +60,7 @@ pub const LEVEL_NONE: u32 = crate::bpf_intf::alps_consts_ALPS_LEVEL_NONE;
 /// victim's minimum quantum.
 pub const POL_IO_BOUND: u32 = crate::bpf_intf::alps_policy_flags_ALPS_POL_IO_BOUND;
 
-/// Level of rank size `r_ns` (half-octave buckets from 0.5 ms).
+/// Level of rank size `r_ns` (half-octave buckets from 32 us).
 pub fn size_level(r_ns: u64) -> u32 {
     // SAFETY: pure function over integers.
     unsafe { alps_host_size_level(r_ns) }
@@ -226,19 +226,19 @@ mod tests {
     }
 
     #[test]
-    fn size_levels_are_half_octaves_from_half_a_millisecond() {
+    fn size_levels_are_half_octaves_from_32_us() {
         let at = |ms: f64| size_level((ms * MS as f64) as u64);
         assert_eq!(at(0.0), 0);
-        assert_eq!(at(0.49), 0);
-        assert_eq!(at(0.5), 1);
-        assert_eq!(at(0.99), 1);
-        assert_eq!(at(1.0), 2);
-        assert_eq!(at(1.5), 3);
-        assert_eq!(at(2.0), 4);
-        assert_eq!(at(3.0), 5);
-        assert_eq!(at(4.0), 6);
+        assert_eq!(at(0.031), 0);
+        assert_eq!(at(0.032), 1);
+        assert_eq!(at(0.063), 1);
+        assert_eq!(at(0.064), 2);
+        assert_eq!(at(0.096), 3);
+        assert_eq!(at(0.128), 4);
+        assert_eq!(at(0.192), 5);
+        assert_eq!(at(0.256), 6);
         // The mixed scenario at 2 CPUs: 38, 62 and 100 ms land on different levels.
-        assert_eq!((at(38.0), at(62.0), at(100.0)), (12, 13, 15));
+        assert_eq!((at(38.0), at(62.0), at(100.0)), (20, 21, 23));
         assert_eq!(size_level(u64::MAX), NR_LEVELS - 1);
         // Floors invert the scale.
         for l in 0..NR_LEVELS {
@@ -273,7 +273,7 @@ mod tests {
         let p = pol(&[Step::linear(100 * MS, 100 * MS, 256)]);
         assert_eq!(task_level(Some(&p), 0).0, size_level(100 * MS));
         assert_eq!(task_level(Some(&p), 90 * MS).0, size_level(10 * MS));
-        assert_eq!(task_level(Some(&p), 99_800_000).0, 0);
+        assert_eq!(task_level(Some(&p), 99_990_000).0, 0);
         // A slope of 4 (one in four invocations completes at the target).
         let p = pol(&[
             Step::linear(10 * MS, 10 * MS, 1024),
