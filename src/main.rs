@@ -9,6 +9,7 @@ mod stats;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::mem::MaybeUninit;
+use std::os::fd::BorrowedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use libbpf_rs::{MapCore, MapFlags, OpenObject, ProgramInput};
 use log::{debug, info, warn};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use scx_stats::prelude::*;
 use scx_utils::{UserExitInfo, build_id, scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 
@@ -504,6 +507,26 @@ impl<'a> Scheduler<'a> {
         }
     }
 
+    /// Sleeps until invocation records arrive, a watched cgroup directory
+    /// changes or `timeout` passes, then consumes the records (into the
+    /// inbox). A signal (maybe the one asking us to stop) ends the wait.
+    fn wait_for_news(&self, timeout: Duration) {
+        // SAFETY: the ring buffer's epoll fd lives as long as self.events.
+        let rb = unsafe { BorrowedFd::borrow_raw(self.events.epoll_fd()) };
+        let mut fds = vec![PollFd::new(rb, PollFlags::POLLIN)];
+        if let Some(fd) = self.tagger.as_ref().and_then(|t| t.watch_fd()) {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        let ms = PollTimeout::try_from(timeout.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => warn!("poll failed: {e}"),
+        }
+        if let Err(e) = self.events.consume() {
+            warn!("ring buffer consume failed: {e}");
+        }
+    }
+
     fn exited(&mut self) -> bool {
         uei_exited!(&self.skel, uei)
     }
@@ -512,27 +535,28 @@ impl<'a> Scheduler<'a> {
         let learn_every = Duration::from_millis(self.settings.learn_interval_ms);
         let tag_every = Duration::from_millis(self.settings.tag_interval_ms);
         let (mut next_learn, mut next_tag) = (Instant::now() + learn_every, Instant::now() + tag_every);
+        let news_gap = Duration::from_nanos(scx_alps::learner::NEWS_MIN_GAP_NS);
+        let mut last_learn = Instant::now();
         let channels = self.stats_server.as_ref().map(|s| s.channels());
 
         while !shutdown.load(Ordering::Relaxed) && !self.exited() {
-            // The ring buffer's epoll doubles as the loop's sleep.
-            if let Err(e) = self.events.poll(Duration::from_millis(100)) {
-                // EINTR: a signal (maybe the one asking us to stop) arrived.
-                if e.kind() != libbpf_rs::ErrorKind::Interrupted {
-                    warn!("ring buffer poll failed: {e}");
-                }
-            }
+            self.wait_for_news(Duration::from_millis(100));
             self.drain_inbox()?;
             let now = Instant::now();
-            if now >= next_tag {
+            let cgroups_changed = self.tagger.as_mut().is_some_and(|t| t.changed());
+            if now >= next_tag || cgroups_changed {
                 if let Err(e) = self.rescan_cgroups() {
                     warn!("cgroup scan failed: {e:#}");
                 }
                 next_tag = now + tag_every;
             }
-            if now >= next_learn {
+            let news_due = self.known.learner.has_news() && now >= last_learn + news_gap;
+            if now >= next_learn || news_due {
                 self.learn()?;
-                next_learn = now + learn_every;
+                last_learn = now;
+                if now >= next_learn {
+                    next_learn = now + learn_every;
+                }
             }
             if let Some((res_ch, req_ch)) = &channels {
                 while req_ch.try_recv().is_ok() {

@@ -6,12 +6,21 @@
 //! tells the BPF program `cgroup id -> func_id`. With `--func-id comm` the
 //! pattern is applied to the task's command name instead, as tasks exit.
 //! The function name is the pattern's first capture group, or the whole match.
+//!
+//! The tagger watches the directories it walks (inotify), so a cgroup a
+//! platform creates at a cold start is tagged within one loop turn, not at
+//! the next periodic scan: otherwise a new function's first invocations
+//! run as host work.
 
 use std::collections::{HashMap, HashSet};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use log::warn;
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use regex::Regex;
 
 use crate::bpf_intf;
@@ -21,6 +30,10 @@ pub const MAX_FUNCS: u32 = bpf_intf::alps_consts_ALPS_MAX_FUNCS;
 
 /// Deepest cgroup level the walk descends to below the root.
 pub const MAX_CGROUP_DEPTH: usize = 16;
+
+/// Most directories the tagger watches for new cgroups; past it, cgroups
+/// below unwatched directories are found by the periodic scan only.
+pub const MAX_CGROUP_WATCHES: usize = 4096;
 
 /// Default `--func-pattern` for `--func-id cgroup`: a function per cgroup
 /// directly below `/sys/fs/cgroup/faas`; deeper cgroups (per-instance) belong
@@ -130,6 +143,8 @@ pub struct CgroupTagger {
     root: PathBuf,
     pattern: FuncPattern,
     known: HashMap<u64, u32>,
+    inotify: Option<Inotify>,
+    watched: HashSet<PathBuf>,
 }
 
 impl CgroupTagger {
@@ -143,11 +158,59 @@ impl CgroupTagger {
                 root.display()
             );
         }
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+            .map_err(|e| warn!("no inotify ({e}): new cgroups are found by the periodic scan only"))
+            .ok();
         Ok(Self {
             root: root.to_path_buf(),
             pattern,
             known: HashMap::new(),
+            inotify,
+            watched: HashSet::new(),
         })
+    }
+
+    /// The inotify descriptor that becomes readable when a watched directory
+    /// gains or loses a cgroup (None without inotify).
+    pub fn watch_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.inotify.as_ref().map(|i| i.as_fd())
+    }
+
+    /// Drains pending inotify events; true when a cgroup was created, moved
+    /// or removed under a watched directory since the last call (time for a
+    /// scan). Never blocks.
+    pub fn changed(&mut self) -> bool {
+        let Some(ino) = self.inotify.as_ref() else { return false };
+        let mut any = false;
+        loop {
+            match ino.read_events() {
+                Ok(evs) if !evs.is_empty() => any = true,
+                Ok(_) | Err(Errno::EAGAIN) => break,
+                Err(e) => {
+                    warn!("inotify read failed ({e}): falling back to periodic scans");
+                    self.inotify = None;
+                    break;
+                }
+            }
+        }
+        any
+    }
+
+    /// Watches `dir` for cgroups appearing and disappearing, once.
+    fn watch(&mut self, dir: &Path) {
+        let Some(ino) = self.inotify.as_ref() else { return };
+        if self.watched.len() >= MAX_CGROUP_WATCHES || self.watched.contains(dir) {
+            return;
+        }
+        let mask = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_ONLYDIR;
+        // A directory that vanished meanwhile needs no watch.
+        if ino.add_watch(dir, mask).is_ok() {
+            self.watched.insert(dir.to_path_buf());
+        }
     }
 
     /// The function id of cgroup `cgid`, if it matched the pattern.
@@ -162,7 +225,11 @@ impl CgroupTagger {
         let mut seen: HashSet<u64> = HashSet::new();
         let mut delta = CgroupDelta::default();
         let mut stack = vec![(self.root.clone(), 0usize)];
+        // Watches of removed directories end by themselves (IN_IGNORED);
+        // forget them so a re-created directory is watched again.
+        self.watched.retain(|d| d.is_dir());
         while let Some((dir, depth)) = stack.pop() {
+            self.watch(&dir);
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             for entry in entries.flatten() {
                 let Ok(ft) = entry.file_type() else { continue };
@@ -286,8 +353,14 @@ mod tests {
         assert_eq!(tagger.func_of(ino("faas/fib")), Some(fib));
         assert_eq!(tagger.func_of(ino("faas/fib/inst1")), Some(fib));
         assert_eq!(tagger.func_of(ino("system.slice/x")), None);
-        // Nothing changed: empty delta.
+        // Nothing changed: empty delta, and no inotify event.
+        assert!(!tagger.changed());
         assert!(tagger.scan(&mut reg).unwrap().is_empty());
+        // A cold start creates a cgroup: the watch reports it at once.
+        std::fs::create_dir_all(root.join("faas/fib/inst2")).unwrap();
+        assert!(tagger.changed(), "a new cgroup under a walked directory is an event");
+        assert!(!tagger.changed(), "events are drained");
+        assert_eq!(tagger.scan(&mut reg).unwrap().added, vec![(ino("faas/fib/inst2"), fib)]);
         // A cgroup goes away.
         let gone = ino("faas/io");
         std::fs::remove_dir(root.join("faas/io")).unwrap();

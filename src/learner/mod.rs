@@ -66,7 +66,13 @@ pub struct Learner {
     last_cost_ns: u64,
     total_cost_ns: u64,
     max_cost_ns: u64,
+    news: bool,
 }
+
+/// Least time between two learner updates that news asks for, ns (see
+/// [`Learner::has_news`]): a burst of first completions costs at most ten
+/// updates a second.
+pub const NEWS_MIN_GAP_NS: u64 = 100_000_000;
 
 /// Cost of learner updates so far, ns of wall-clock time per update.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +122,7 @@ impl Learner {
             last_cost_ns: 0,
             total_cost_ns: 0,
             max_cost_ns: 0,
+            news: false,
         }
     }
 
@@ -131,12 +138,27 @@ impl Learner {
             return;
         }
         self.window.push(inv);
+        if self.cfg.kind == PolicyKind::AlpsIo && !self.history.contains_key(&inv.func_id) {
+            self.news = true;
+        }
         let h = self.history.entry(inv.func_id).or_default();
         if h.len() >= self.cfg.history.max(1) {
             h.pop_front();
         }
         h.push_back(inv);
         self.sizes.entry(inv.func_id).or_default().observe(inv.cpu_ns);
+    }
+
+    /// alps-io: whether a function finished its first invocation since the
+    /// last update. Until the next update such a function is ranked by the
+    /// prior; the loader and the simulator update early (no sooner than
+    /// [`NEWS_MIN_GAP_NS`] after the last update) so that a function is
+    /// learned from its first completion, not a learning interval later.
+    /// Production hosts see most functions rarely, so the wait would
+    /// otherwise cover most of their invocations. Always false for `alps`,
+    /// which learns at its published interval.
+    pub fn has_news(&self) -> bool {
+        self.news
     }
 
     /// The current window.
@@ -157,6 +179,7 @@ impl Learner {
     /// yet.
     pub fn update(&mut self, util_pct: f64) -> Vec<FuncPolicy> {
         let t0 = Instant::now();
+        self.news = false;
         let mut table = match self.cfg.kind {
             PolicyKind::Alps => train::train_alps(&self.cfg, self.window.as_slice(), util_pct, &self.prev_slice_ns),
             PolicyKind::AlpsIo => {
@@ -318,6 +341,29 @@ mod tests {
         io.observe(inv(3, 0, 10));
         let table = io.update(10.0);
         assert_eq!(table.iter().map(|f| f.func_id).collect::<Vec<_>>(), vec![3, 0]);
+    }
+
+    #[test]
+    fn news_is_a_first_completion_of_a_function_under_alps_io() {
+        let mut io = Learner::new(LearnerConfig {
+            kind: PolicyKind::AlpsIo,
+            ..LearnerConfig::default()
+        });
+        assert!(!io.has_news());
+        io.observe(inv(0, 0, 10));
+        assert!(!io.has_news(), "work of no function is not news");
+        io.observe(inv(4, 0, 10));
+        assert!(io.has_news());
+        io.update(10.0);
+        assert!(!io.has_news());
+        io.observe(inv(4, 20, 10));
+        assert!(!io.has_news(), "a second completion is not news");
+        io.observe(inv(5, 30, 10));
+        assert!(io.has_news());
+        // ALPS learns at its interval only.
+        let mut a = Learner::new(LearnerConfig::default());
+        a.observe(inv(4, 0, 10));
+        assert!(!a.has_news());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use scx_alps::bpf_intf::alps_func_policy;
-use scx_alps::learner::{FuncPolicy, Invocation as LearnInv, Learner, PolicyKind};
+use scx_alps::learner::{FuncPolicy, Invocation as LearnInv, Learner, NEWS_MIN_GAP_NS, PolicyKind};
 use scx_alps::policy::{self, POL_IO_BOUND};
 
 use super::AlpsModel;
@@ -251,6 +251,10 @@ impl Model for Alps {
             nvcsw: task.nvcsw,
             nivcsw: task.nivcsw,
         });
+        // The loader's rule: a function's first completion triggers an early update.
+        if self.learner.has_news() && w.now >= self.last_learn + NEWS_MIN_GAP_NS {
+            self.learn(w);
+        }
     }
 
     fn learn(&mut self, w: &mut World) {

@@ -206,7 +206,10 @@ fn alps_places_unlearned_invocations_by_attained_service() {
         c.alps.learn_interval_ns = 3_600_000 * MS;
         let out = simulate(&p, &c).unwrap();
         assert_eq!(fcts(&out), vec![105.0, 5.0], "{policy:?}");
-        assert_eq!(out.stats.learner_updates, 0);
+        // alps-io learns from a function's first completion (short's, at
+        // 15 ms); long's, 90 ms later, is within NEWS_MIN_GAP_NS of it.
+        let early = if policy == SimPolicy::AlpsIo { 1 } else { 0 };
+        assert_eq!(out.stats.learner_updates, early, "{policy:?}");
     }
 }
 
