@@ -78,6 +78,14 @@ pub struct InvocationResult {
     pub arrival_ms: f64,
     /// Arrival to the child's first instruction, ms (fork cost + lateness).
     pub spawn_ms: f64,
+    /// How late the load generator called fork, ms after the planned
+    /// arrival: the generator's own delays (it is SCHED_FIFO where allowed).
+    #[serde(default)]
+    pub late_ms: f64,
+    /// Duration of the fork call in the load generator, ms (kernel locks:
+    /// clone3 into a cgroup takes the cgroup mutex).
+    #[serde(default)]
+    pub fork_ms: f64,
     /// Function completion time: planned arrival to exit, ms.
     pub fct_ms: f64,
     /// Completion, ms from the run's start.
@@ -111,6 +119,8 @@ impl InvocationResult {
             kind: inv.kind,
             arrival_ms: ms(inv.arrival_ns),
             spawn_ms: 0.0,
+            late_ms: f64::NAN,
+            fork_ms: f64::NAN,
             fct_ms: f64::NAN,
             end_ms: f64::NAN,
             demand_ms: ms(inv.cpu_ns()),
@@ -393,6 +403,8 @@ pub fn run_plan(
     }
 
     let mut pids: HashMap<libc::pid_t, usize> = HashMap::with_capacity(n);
+    // Per invocation: (fork call, fork return), ns.
+    let mut forked: Vec<(u64, u64)> = vec![(0, 0); n];
     let mut done: Vec<Option<Reaped>> = (0..n).map(|_| None).collect();
     let mut finished = 0usize;
     let t0 = now_ns() + 50_000_000;
@@ -420,7 +432,12 @@ pub fn run_plan(
             busy_since = now_ns();
         }
         let (cg, procs) = &cgroups[&inv.func];
-        match fork_into(cg, procs) {
+        let called = now_ns();
+        let pid = fork_into(cg, procs);
+        if !matches!(pid, Ok(0)) {
+            forked[inv.idx] = (called, now_ns());
+        }
+        match pid {
             Ok(0) => child(
                 inv,
                 slots.get(inv.idx),
@@ -482,6 +499,11 @@ pub fn run_plan(
             } else {
                 f64::NAN
             };
+            let (called, returned) = forked[inv.idx];
+            if called > 0 {
+                res.late_ms = ms(called.saturating_sub(arrival));
+                res.fork_ms = ms(returned.saturating_sub(called));
+            }
             if ok {
                 res.fct_ms = ms(end.saturating_sub(arrival));
                 res.end_ms = ms(end.saturating_sub(t0));
