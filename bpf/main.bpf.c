@@ -64,6 +64,13 @@ volatile u64 tag_gen;
 /* Tasks queued per level DSQ, refreshed by the read_queues program. */
 s32 queue_depths[ALPS_NR_LEVELS];
 
+/*
+ * Functions not learned yet whose invocations outgrew the prior (the prior's
+ * evidence rule, include/policy.h); indexed by function id. Set here, never
+ * cleared: once the function is learned its own schedule applies.
+ */
+u8 func_outgrown[ALPS_MAX_FUNCS];
+
 /* Number of possible CPUs, set at init. */
 static u32 nr_cpus;
 
@@ -284,16 +291,35 @@ static const struct alps_func_policy *task_policy(const struct task_ctx *tctx)
 #define LEVEL_PAST (1U << 16)
 
 /*
- * alps_task_level() for a task of @func_id as a global function: the
+ * alps_task_level() for a task of @func_id as a global function (for a
+ * function not learned yet: the prior, after the prior's evidence rule): the
  * verifier checks it once rather than at every call site, where its loop
  * over the schedule's steps would multiply the caller's states. Scalar
  * arguments only, so every kernel accepts the call.
  */
 __noinline u32 alps_level_of(u32 func_id, u64 attained_ns)
 {
+	const struct alps_func_policy *pol = NULL;
 	bool past;
-	u32 level = alps_task_level(policy_of(func_id), attained_ns, &past);
+	u32 level;
 
+	if (func_id != ALPS_FUNC_UNKNOWN) {
+		pol = lookup_policy(func_id);
+		if (!pol && func_id < ALPS_MAX_FUNCS) {
+			/* Not learned: the prior, with its evidence rule. */
+			u32 f = func_id & (ALPS_MAX_FUNCS - 1);
+			u64 floor;
+
+			pol = lookup_policy(ALPS_FUNC_UNKNOWN);
+			floor = alps_prior_floor_ns(pol);
+			if (alps_prior_outgrown(attained_ns, floor))
+				func_outgrown[f] = 1;
+			attained_ns = alps_prior_attained(attained_ns, floor, func_outgrown[f]);
+		} else if (!pol) {
+			pol = lookup_policy(ALPS_FUNC_UNKNOWN);
+		}
+	}
+	level = alps_task_level(pol, attained_ns, &past);
 	return level | (past ? LEVEL_PAST : 0);
 }
 

@@ -110,6 +110,51 @@ ALPS_INLINE u32 alps_task_level(const struct alps_func_policy *pol, u64 attained
 }
 
 /*
+ * The prior's evidence rule. The prior (the schedule of functions not
+ * learned yet, entry ALPS_FUNC_UNKNOWN) is the size distribution of the
+ * learned functions; its last step, a constant rank below every learned
+ * function, starts at the largest size any of them has. Once an invocation
+ * of an unlearned function reaches that point, the function is known to be
+ * larger than every learned one (on a host with one backlog: the function
+ * that has not completed yet because it is the longest), and its later
+ * invocations count their attained service from there: they wait, oldest
+ * first, below learned work from their start instead of being taken for a
+ * short function for the first part of each invocation.
+ *
+ * alps_prior_floor_ns(): where the prior's last step starts (0: no prior or
+ * a prior of one step). alps_prior_attained(): the attained service a task
+ * of an unlearned function is placed by, given whether its function has
+ * outgrown the prior (@outgrown) and where the floor is.
+ */
+ALPS_INLINE u64 alps_prior_floor_ns(const struct alps_func_policy *pol)
+{
+	u64 floor = 0;
+	u32 i, n;
+
+	if (!pol || !pol->valid)
+		return 0;
+	n = pol->nr_steps < ALPS_SCHED_STEPS ? pol->nr_steps : ALPS_SCHED_STEPS;
+	/* A bounded loop rather than steps[n - 2]: older verifiers lose the bound. */
+	for (i = 0; i < ALPS_SCHED_STEPS; i++) {
+		if (i + 1 >= n)
+			break;
+		floor = pol->steps[i].until_ns;
+	}
+	return floor;
+}
+
+ALPS_INLINE u64 alps_prior_attained(u64 attained_ns, u64 floor_ns, bool outgrown)
+{
+	return outgrown && attained_ns < floor_ns ? floor_ns : attained_ns;
+}
+
+/* Has a task of an unlearned function with @attained_ns outgrown the prior? */
+ALPS_INLINE bool alps_prior_outgrown(u64 attained_ns, u64 floor_ns)
+{
+	return floor_ns && attained_ns >= floor_ns;
+}
+
+/*
  * Slice of a task at @level: its function's learned slice, or for tasks
  * placed by attained service half the level's smallest rank size (at least
  * @dflt_ns): equals at a level take turns, deep levels without needless

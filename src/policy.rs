@@ -18,6 +18,9 @@ unsafe extern "C" {
     fn alps_host_size_level(r_ns: u64) -> u32;
     fn alps_host_level_floor_ns(level: u32) -> u64;
     fn alps_host_task_level(pol: *const alps_func_policy, attained_ns: u64, past: *mut bool) -> u32;
+    fn alps_host_prior_floor_ns(pol: *const alps_func_policy) -> u64;
+    fn alps_host_prior_attained(attained_ns: u64, floor_ns: u64, outgrown: bool) -> u64;
+    fn alps_host_prior_outgrown(attained_ns: u64, floor_ns: u64) -> bool;
     fn alps_host_task_slice(pol: *const alps_func_policy, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
     fn alps_host_decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64;
     fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64;
@@ -82,6 +85,28 @@ pub fn task_level(pol: Option<&alps_func_policy>, attained_ns: u64) -> (u32, boo
     // `past` is a valid out-pointer.
     let level = unsafe { alps_host_task_level(p, attained_ns, &mut past) };
     (level, past)
+}
+
+/// Where the prior `pol`'s last (constant) step starts, ns; 0 for no prior
+/// or a prior of one step (include/policy.h, the prior's evidence rule).
+pub fn prior_floor_ns(pol: Option<&alps_func_policy>) -> u64 {
+    let p = pol.map_or(std::ptr::null(), |p| p as *const _);
+    // SAFETY: `p` is null or points to a live alps_func_policy for the call.
+    unsafe { alps_host_prior_floor_ns(p) }
+}
+
+/// The attained service (ns) a task of an unlearned function is placed by:
+/// `floor_ns` at least once its function has `outgrown` the prior.
+pub fn prior_attained(attained_ns: u64, floor_ns: u64, outgrown: bool) -> u64 {
+    // SAFETY: pure function of its arguments.
+    unsafe { alps_host_prior_attained(attained_ns, floor_ns, outgrown) }
+}
+
+/// Whether a task of an unlearned function that attained `attained_ns`
+/// has outgrown the prior whose last step starts at `floor_ns`.
+pub fn prior_outgrown(attained_ns: u64, floor_ns: u64) -> bool {
+    // SAFETY: pure function of its arguments.
+    unsafe { alps_host_prior_outgrown(attained_ns, floor_ns) }
 }
 
 /// Slice of a task at `level` under `pol`, clamped to `[min_ns, max_ns]`.
@@ -247,6 +272,31 @@ mod tests {
                 assert_eq!(size_level(level_floor_ns(l) - 1), l - 1, "level {l}");
             }
         }
+    }
+
+    #[test]
+    fn a_function_that_outgrew_the_prior_starts_at_its_last_step() {
+        // Prior: SRPT on 5 ms, then a constant 40 ms rank from 5 ms on.
+        let prior = pol(&[Step::linear(5 * MS, 5 * MS, 256), Step::constant(640 * MS, 40 * MS)]);
+        let floor = prior_floor_ns(Some(&prior));
+        assert_eq!(floor, 5 * MS);
+        assert!(!prior_outgrown(4 * MS, floor));
+        assert!(prior_outgrown(5 * MS, floor));
+        // Not outgrown: a fresh invocation ranks as 5 ms; outgrown: as 40 ms.
+        assert_eq!(
+            task_level(Some(&prior), prior_attained(0, floor, false)).0,
+            size_level(5 * MS)
+        );
+        assert_eq!(
+            task_level(Some(&prior), prior_attained(0, floor, true)).0,
+            size_level(40 * MS)
+        );
+        // Past the floor the rule changes nothing.
+        assert_eq!(prior_attained(7 * MS, floor, true), 7 * MS);
+        // No prior, or a prior of one step: no floor.
+        assert_eq!(prior_floor_ns(None), 0);
+        assert_eq!(prior_floor_ns(Some(&pol(&[Step::linear(5 * MS, 5 * MS, 256)]))), 0);
+        assert!(!prior_outgrown(u64::MAX, 0));
     }
 
     #[test]

@@ -21,6 +21,21 @@ u32 alps_host_task_level(const struct alps_func_policy *pol, u64 attained_ns, bo
 	return alps_task_level(pol, attained_ns, past);
 }
 
+u64 alps_host_prior_floor_ns(const struct alps_func_policy *pol)
+{
+	return alps_prior_floor_ns(pol);
+}
+
+u64 alps_host_prior_attained(u64 attained_ns, u64 floor_ns, bool outgrown)
+{
+	return alps_prior_attained(attained_ns, floor_ns, outgrown);
+}
+
+bool alps_host_prior_outgrown(u64 attained_ns, u64 floor_ns)
+{
+	return alps_prior_outgrown(attained_ns, floor_ns);
+}
+
 u64 alps_host_task_slice(const struct alps_func_policy *pol, u32 level, u64 dflt_ns,
 			 u64 min_ns, u64 max_ns)
 {

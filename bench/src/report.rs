@@ -656,6 +656,8 @@ mod tests {
             kind,
             arrival_ms: end - fct,
             spawn_ms: 1.0,
+            late_ms: 0.5,
+            fork_ms: 0.2,
             fct_ms: fct,
             end_ms: end,
             demand_ms: 10.0,

@@ -137,12 +137,53 @@ pub fn steps_of(cl: &[(u64, u32)]) -> Vec<Step> {
 /// in multiples of that size.
 pub const PRIOR_REACH: u64 = 32;
 
+/// The size distribution of "some function of this host": the mixture of
+/// the functions' distributions `funcs` (each as clusters of increasing
+/// value), every function weighing one [`super::sizes::SAMPLE_UNIT`]
+/// whatever its invocation rate, grouped by half-octave level (value = the
+/// largest member), in increasing value order.
+///
+/// Weighting by invocation would describe "some invocation": a host's
+/// invocations are mostly the few frequent short functions, and the
+/// functions a learner has not seen yet are the rare ones (most FaaS
+/// functions are invoked rarely) and, after a restart or under overload,
+/// the long ones (the short ones complete, and are learned, first).
+pub fn mixture(funcs: impl IntoIterator<Item = Vec<(u64, u32)>>) -> Vec<(u64, u32)> {
+    let unit = super::sizes::SAMPLE_UNIT as f64;
+    let mut all: Vec<(u64, u32)> = Vec::new();
+    for cl in funcs {
+        let total: f64 = cl.iter().map(|&(_, n)| n as f64).sum();
+        if total <= 0.0 {
+            continue;
+        }
+        all.extend(cl.iter().filter(|&&(_, n)| n > 0).map(|&(v, n)| {
+            (
+                v.clamp(1, MAX_TARGET_NS),
+                ((n as f64 * unit / total).round() as u32).max(1),
+            )
+        }));
+    }
+    all.sort_unstable();
+    let mut out: Vec<(u64, u32)> = Vec::new();
+    for (v, n) in all {
+        match out.last_mut() {
+            Some((val, m)) if crate::policy::size_level(*val) == crate::policy::size_level(v) => {
+                *val = v;
+                *m = m.saturating_add(n);
+            }
+            _ => out.push((v, n)),
+        }
+    }
+    out
+}
+
 /// The schedule for invocations of functions not learned yet (the prior):
-/// the Gittins index of every recent invocation of the host (`samples_ns`,
-/// at most `max_steps - 1` clusters), then, from the largest size seen to
-/// [`PRIOR_REACH`] times it, a constant rank size of twice the larger of
-/// that size and `known_max_ns` (the largest size of any learned function),
-/// then (past the schedule) least attained service.
+/// the Gittins index of the distribution `cl` (clusters of increasing
+/// value, normally the [`mixture`] of the learned functions; at most
+/// `max_steps - 1` clusters after merging), then, from the largest size
+/// seen to [`PRIOR_REACH`] times it, a constant rank size of twice the
+/// larger of that size and `known_max_ns` (the largest size of any learned
+/// function), then (past the schedule) least attained service.
 ///
 /// Past the largest size seen nothing is known. Least attained service
 /// there makes equally large invocations share the CPU and finish together,
@@ -151,9 +192,9 @@ pub const PRIOR_REACH: u64 = 32;
 /// finishes, its function is learned at the next update, and the rest of
 /// its invocations move to their own schedule. The level is below every
 /// learned function's, so that such work waits for known work rather than
-/// known work for it. Empty for no samples.
-pub fn prior_steps(samples_ns: &[u64], known_max_ns: u64, max_steps: usize) -> Vec<Step> {
-    let mut out = steps(samples_ns, max_steps.saturating_sub(1).max(1));
+/// known work for it. Empty for no clusters.
+pub fn prior_steps(cl: Vec<(u64, u32)>, known_max_ns: u64, max_steps: usize) -> Vec<Step> {
+    let mut out = steps_of(&merge_to(cl, max_steps.saturating_sub(1).max(1)));
     if let Some(top) = out.last().map(|s| s.until_ns) {
         let rank = top.max(known_max_ns).saturating_mul(2).min(MAX_TARGET_NS);
         let until = top.saturating_mul(PRIOR_REACH).max(rank).min(MAX_TARGET_NS);
@@ -270,23 +311,36 @@ mod tests {
         // Seen: 20 invocations of 5 ms. From 5 ms to 160 ms every unlearned
         // invocation ranks as 10 ms (one level: oldest first), then by what
         // it attained.
-        let s = prior_steps(&[5 * MS; 20], 0, 12);
+        let five = || vec![(5 * MS, 20)];
+        let s = prior_steps(five(), 0, 12);
         assert_eq!(s.len(), 2);
         assert_eq!(s[1], Step::constant(160 * MS, 10 * MS));
         // With a learned function of 40 ms, below it.
-        assert_eq!(
-            prior_steps(&[5 * MS; 20], 40 * MS, 12)[1],
-            Step::constant(160 * MS, 80 * MS)
-        );
-        assert_eq!(
-            prior_steps(&[5 * MS; 20], 200 * MS, 12)[1],
-            Step::constant(400 * MS, 400 * MS)
-        );
+        assert_eq!(prior_steps(five(), 40 * MS, 12)[1], Step::constant(160 * MS, 80 * MS));
+        assert_eq!(prior_steps(five(), 200 * MS, 12)[1], Step::constant(400 * MS, 400 * MS));
         assert_eq!(eval(&s, 6 * MS), Some(10.0 * MS as f64));
         assert_eq!(eval(&s, 150 * MS), Some(10.0 * MS as f64));
         assert_eq!(eval(&s, 160 * MS), None);
         // Below it, the Gittins index of what was seen: SRPT on 5 ms.
         assert_eq!(eval(&s, 2 * MS), Some(3.0 * MS as f64));
-        assert!(prior_steps(&[], 0, 12).is_empty());
+        assert!(prior_steps(vec![], 0, 12).is_empty());
+    }
+
+    #[test]
+    fn the_mixture_weighs_each_function_once() {
+        // A frequent 1 ms function (1000 samples) and a rare 100 ms one (2
+        // samples): in the mixture each is half, so an unlearned invocation
+        // is not taken for a 1 ms one.
+        let m = mixture(vec![vec![(MS, 1000 * 1024)], vec![(100 * MS, 2 * 1024)], vec![]]);
+        assert_eq!(m, vec![(MS, 1024), (100 * MS, 1024)]);
+        // Same level: one cluster with the larger value.
+        let m = mixture(vec![vec![(40 * MS, 3)], vec![(41 * MS, 1)]]);
+        assert_eq!(m, vec![(41 * MS, 2048)]);
+        // Rank at a = 0: min(2 * 1 ms / 1, (1 + 100) ms / 2) = 2 ms, where
+        // the invocation-weighted window would give about 1 ms.
+        let s = prior_steps(mixture(vec![vec![(MS, 1000)], vec![(100 * MS, 2)]]), 0, 12);
+        assert_eq!(eval(&s, 0), Some(2.0 * MS as f64));
+        // Past 1 ms, SRPT on 100 ms.
+        assert_eq!(eval(&s, 50 * MS), Some(50.0 * MS as f64));
     }
 }

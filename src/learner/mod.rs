@@ -192,7 +192,8 @@ impl Learner {
             }
         };
         if self.cfg.kind == PolicyKind::AlpsIo {
-            let prior = train::train_prior(self.window.as_slice(), &table);
+            let learned = table.iter().filter_map(|f| self.sizes.get(&f.func_id));
+            let prior = train::train_prior(self.window.as_slice(), &table, learned);
             table.extend(prior);
         }
         for f in &table {

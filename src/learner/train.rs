@@ -367,13 +367,21 @@ pub fn train_alps_io<'a>(
 }
 
 /// alps-io's policy of functions not learned yet (func id 0 in the table):
-/// the schedule of [`gittins::prior_steps`] over the recent invocations of
-/// every function (`window`), below every function of `learned`. Without it (ALPS) such functions are placed by
-/// attained service alone. None for an empty window.
-pub fn train_prior(window: &[Invocation], learned: &[FuncPolicy]) -> Option<FuncPolicy> {
-    let sizes: Vec<u64> = window.iter().map(|i| i.cpu_ns).collect();
+/// the schedule of [`gittins::prior_steps`] over the [`gittins::mixture`]
+/// of the learned functions' size distributions (`sizes`, one per function
+/// of `learned`), below every function of `learned`; its I/O statistics are
+/// those of the recent invocations of every function (`window`). Without it
+/// (ALPS) such functions are placed by attained service alone. None when no
+/// function has a size yet.
+pub fn train_prior<'a>(
+    window: &[Invocation],
+    learned: &[FuncPolicy],
+    sizes: impl IntoIterator<Item = &'a SizeHistogram>,
+) -> Option<FuncPolicy> {
     let known_max = learned.iter().map(|f| f.size_max_ns).max().unwrap_or(0);
-    let steps = gittins::prior_steps(&sizes, known_max, SCHED_STEPS);
+    let mix = gittins::mixture(sizes.into_iter().map(|h| h.clusters()));
+    let steps = gittins::prior_steps(mix, known_max, SCHED_STEPS);
+    let sizes: Vec<u64> = window.iter().map(|i| i.cpu_ns).collect();
     if steps.is_empty() {
         return None;
     }

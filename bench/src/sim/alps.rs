@@ -12,6 +12,7 @@
 //! CPU affinity, idle-CPU selection topology, the loader's own threads, and
 //! work that belongs to no function (plans hold only invocations).
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 
 use scx_alps::bpf_intf::alps_func_policy;
@@ -28,6 +29,9 @@ pub(crate) struct Alps {
     pub learner: Learner,
     /// Function id -> the func_policy map value, once learned.
     policy: Vec<Option<alps_func_policy>>,
+    /// Function id -> it outgrew the prior while not learned (BPF's
+    /// func_outgrown; set while computing levels, hence a Cell).
+    outgrown: RefCell<Vec<bool>>,
     /// The levels' DSQ: (vtime, task), vtime = (level, FIFO key).
     levels: BTreeSet<(u64, usize)>,
     guard_q: VecDeque<usize>,
@@ -49,6 +53,7 @@ impl Alps {
             tick_ns: tick_ns.max(1),
             learner: Learner::new(lc),
             policy: Vec::new(),
+            outgrown: RefCell::new(Vec::new()),
             levels: BTreeSet::new(),
             guard_q: VecDeque::new(),
             next_scan: 0,
@@ -66,9 +71,30 @@ impl Alps {
         at(w.tasks[t].func as usize).or_else(|| at(0))
     }
 
+    /// scx_alps's alps_level_of(): level of task `t` after `attained` ns,
+    /// the prior's evidence rule applied while its function is not learned.
+    fn level_at(&self, w: &World, t: usize, attained: u64) -> (u32, bool) {
+        let f = w.tasks[t].func as usize;
+        let learned = self.policy.get(f).is_some_and(|p| p.is_some());
+        let pol = self.pol(w, t);
+        let mut a = attained;
+        if !learned && f != 0 {
+            let floor = policy::prior_floor_ns(pol);
+            let mut out = self.outgrown.borrow_mut();
+            if out.len() <= f {
+                out.resize(f + 1, false);
+            }
+            if policy::prior_outgrown(attained, floor) {
+                out[f] = true;
+            }
+            a = policy::prior_attained(attained, floor, out[f]);
+        }
+        policy::task_level(pol, a)
+    }
+
     /// scx_alps's task_level(): level after the CPU attained in this invocation.
     fn level_of(&self, w: &World, t: usize) -> (u32, bool) {
-        policy::task_level(self.pol(w, t), w.attained(t))
+        self.level_at(w, t, w.attained(t))
     }
 
     fn slice_of(&self, w: &World, t: usize, level: u32) -> u64 {
@@ -94,7 +120,7 @@ impl Alps {
             return cpu.level;
         }
         let attained = w.tasks[t].cpu + (last_tick - cpu.seg_start);
-        policy::task_level(self.pol(w, t), attained).0
+        self.level_at(w, t, attained).0
     }
 
     /// scx_alps's better_waiting(): the guard DSQ's head, or the levels'

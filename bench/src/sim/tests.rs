@@ -214,6 +214,24 @@ fn alps_places_unlearned_invocations_by_attained_service() {
 }
 
 #[test]
+fn alps_io_places_a_function_that_outgrew_the_prior_below_learned_work() {
+    // Learned: short (5 ms) and mid (20 ms). "big" is never learned: its
+    // first invocation (10 s, 1 s of CPU) outgrows the prior (its last step
+    // starts at 20 ms, the largest learned size). Its second invocation
+    // (10.3 s) then starts at the prior's bottom level, so a mid invocation
+    // arriving 1 ms later preempts it and runs its 20 ms at once; taken for
+    // "some learned function", big's fresh invocation would rank like a
+    // 5-20 ms one and keep the CPU for its first 20 ms.
+    let mut jobs = training("short", cpu(5), "mid", 20);
+    jobs.push(("big", 10_000 * MS, cpu(1000)));
+    jobs.push(("big", 10_300 * MS, cpu(100)));
+    jobs.push(("mid", 10_301 * MS, cpu(20)));
+    let out = simulate(&Plan::from_jobs(&jobs), &alps_cfg(SimPolicy::AlpsIo)).unwrap();
+    let f = fcts(&out);
+    assert_eq!(f[f.len() - 1], 20.0, "{:?}", &f[f.len() - 3..]);
+}
+
+#[test]
 fn las_levels_change_at_ticks() {
     // Two unknown 3 ms invocations, A at 0 and B at 0.2 ms, on one CPU with
     // 1 ms ticks. B waits on A's level until the tick at 1 ms, when A (1 ms
