@@ -89,6 +89,7 @@ struct task_ctx {
 	u32 level;		/* level at the last enqueue or stint */
 	u64 inv_start;		/* start of the invocation: task creation */
 	u64 recent_ns;		/* host work: recent CPU (weighted), fading while asleep */
+	u64 burst_ns;		/* CPU since the last wake-up (or creation) */
 	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
 	u64 running_at;		/* start of the current stint on a CPU */
 	u64 sleep_at;		/* start of the current sleep, 0 if none */
@@ -98,6 +99,7 @@ struct task_ctx {
 	u64 nvcsw;
 	u64 nivcsw;
 	bool guarded;		/* moved to the guard DSQ: not preemptible this stint */
+	bool sync_wake;		/* the pending wake-up is synchronous (SCX_WAKE_SYNC) */
 	bool reported;		/* invocation record already sent */
 };
 
@@ -137,6 +139,7 @@ struct cpu_state {
 	u32 level;		/* ALPS_LEVEL_NONE when no sched_ext task runs */
 	u32 pad;
 	u64 started_at;		/* start of the current stint */
+	u64 burst_ns;		/* the running task's burst before this stint */
 };
 
 struct {
@@ -358,14 +361,15 @@ static u32 queued_level(const struct task_struct *p)
 /*
  * Kick the CPU running the worst level, if @level beats it and the victim
  * has had its quantum (alps_wake_quantum(): @is_func, @io a wake-up of an
- * I/O-bound function). Only CPUs @p may run on are considered.
+ * I/O-bound function, @sync a synchronous wake-up). Only CPUs @p may run on
+ * are considered.
  */
-static void try_preempt(const struct task_struct *p, u32 level, bool is_func, bool io, u64 now,
-			struct alps_stats *st)
+static void try_preempt(const struct task_struct *p, u32 level, bool is_func, bool io, bool sync,
+			u64 now, struct alps_stats *st)
 {
+	u64 victim_started = 0, victim_burst = 0, quantum, ran;
 	u32 cpu, victim_level = 0;
-	u64 victim_started = 0;
-	bool have = false;
+	bool have = false, on_burst;
 	s32 victim = -1;
 
 	bpf_for(cpu, 0, nr_cpus) {
@@ -381,13 +385,14 @@ static void try_preempt(const struct task_struct *p, u32 level, bool is_func, bo
 		victim = cpu;
 		victim_level = cs->level;
 		victim_started = cs->started_at;
+		victim_burst = cs->burst_ns;
 	}
 	if (victim < 0)
 		return;
 
-	if (alps_should_preempt(level, victim_level, now - victim_started,
-				alps_wake_quantum(is_func, io, level, victim_level, min_quantum_ns,
-						  host_quantum_ns))) {
+	quantum = alps_wake_quantum(is_func, io, sync, min_quantum_ns, host_quantum_ns, &on_burst);
+	ran = now - victim_started + (on_burst ? victim_burst : 0);
+	if (alps_should_preempt(level, victim_level, ran, quantum)) {
 		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 		if (st)
 			st->nr_preempt_kicks[lvl_idx(level)]++;
@@ -500,12 +505,14 @@ s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu,
 	bool is_idle = false;
 	s32 cpu;
 
+	tctx = lookup_task_ctx(p);
+	if (tctx)
+		tctx->sync_wake = wake_flags & SCX_WAKE_SYNC;
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (!is_idle)
 		return cpu;
 
 	/* An idle CPU: nobody waits for it, run there now. */
-	tctx = lookup_task_ctx(p);
 	if (tctx) {
 		bool past;
 
@@ -524,7 +531,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	struct alps_stats *st = lookup_stats();
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *tctx;
-	bool past = false;
+	bool past = false, sync;
 	u32 level;
 	s32 cpu;
 
@@ -534,6 +541,9 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	refresh_func(p, tctx);
+	/* select_cpu() does not run for every wake-up: use its flag once. */
+	sync = tctx->sync_wake;
+	tctx->sync_wake = false;
 
 	/* Per-CPU kernel threads run where they must, ahead of everything. */
 	if (is_pcpu_kthread(p)) {
@@ -568,9 +578,10 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	if (preempt_enabled) {
 		const struct alps_func_policy *pol = task_policy(tctx);
-		bool io = (enq_flags & SCX_ENQ_WAKEUP) && pol && (pol->flags & ALPS_POL_IO_BOUND);
+		bool wakeup = enq_flags & SCX_ENQ_WAKEUP;
+		bool io = wakeup && pol && (pol->flags & ALPS_POL_IO_BOUND);
 
-		try_preempt(p, level, is_func(tctx), io, now, st);
+		try_preempt(p, level, is_func(tctx), io, wakeup && sync, now, st);
 	}
 }
 
@@ -635,6 +646,7 @@ void BPF_STRUCT_OPS(alps_runnable, struct task_struct *p, u64 enq_flags)
 
 		tctx->blocked_ns += slept;
 		tctx->recent_ns = alps_decay(tctx->recent_ns, slept, host_half_life_ns);
+		tctx->burst_ns = 0;
 	}
 	tctx->sleep_at = 0;
 	tctx->runnable_at = now;
@@ -671,6 +683,7 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 		/* Guard-served tasks, the loader and per-CPU kthreads are not preempted. */
 		cs->level = tctx->guarded || is_loader(p) || is_pcpu_kthread(p) ? 0 : tctx->level;
 		cs->started_at = now;
+		cs->burst_ns = tctx->burst_ns;
 	}
 }
 
@@ -736,6 +749,7 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 	if (tctx->running_at && now > tctx->running_at)
 		delta = now - tctx->running_at;
 	tctx->cpu_ns += delta;
+	tctx->burst_ns += delta;
 	if (!is_func(tctx))
 		tctx->recent_ns += scale_by_task_weight_inverse(p, delta);
 	tctx->running_at = 0;

@@ -29,12 +29,6 @@ enum alps_consts {
 	/* Bit of the DSQ vtime where the level starts; the FIFO key is below. */
 	ALPS_LEVEL_SHIFT = 56,
 	/*
-	 * Levels (two per octave) by which a waking task of no function must
-	 * beat its victim to preempt it before the host quantum: 4, a factor of
-	 * four in recent CPU.
-	 */
-	ALPS_HOST_GAP = 4,
-	/*
 	 * Rank sizes below this (ns) share level 0; each octave above it is two
 	 * levels (up to about 24 hours). FaaS invocations start at tens of us.
 	 */

@@ -247,19 +247,25 @@ ALPS_INLINE bool alps_victim_better(u32 waker_level, u32 level, u64 started_ns,
 }
 
 /*
- * The stint a victim at @victim_level keeps before a task waking at
- * @waker_level may preempt it. Work of no function: none when the victim's
- * level is at least ALPS_HOST_GAP worse (a daemon waking beside a CPU hog
- * runs at once, as under EEVDF), @host_quantum_ns when the two are close
- * (producer-consumer work such as hackbench would otherwise preempt itself
- * at every message). A wake-up of an I/O-bound function: @min_quantum_ns
- * (alps-io). Anything else: none.
+ * The CPU a victim keeps before a task waking at a better level may preempt
+ * it, and what that CPU is counted on (*@on_burst: the victim's burst, its
+ * CPU since it last woke up, over however many stints; else its current
+ * stint). Work of no function: @host_quantum_ns. For a synchronous wake-up
+ * (@sync: the waker hands work over, as a pipe or socket write does) of the
+ * stint, as EEVDF's run-to-parity protects the running task: a producer
+ * (hackbench's sender) is not preempted by its consumer at every message and
+ * hands over batches. For any other wake-up (a timer, an interrupt) of the
+ * burst: a CPU hog has always had it, so a daemon waking beside a hog runs
+ * at once even when the hog's stint just began. A wake-up of an I/O-bound
+ * function: @min_quantum_ns of the stint (alps-io, the I/O study's
+ * preemption throttling). Anything else: none.
  */
-ALPS_INLINE u64 alps_wake_quantum(bool is_func, bool io_bound_wakeup, u32 waker_level,
-				  u32 victim_level, u64 min_quantum_ns, u64 host_quantum_ns)
+ALPS_INLINE u64 alps_wake_quantum(bool is_func, bool io_bound_wakeup, bool sync,
+				  u64 min_quantum_ns, u64 host_quantum_ns, bool *on_burst)
 {
+	*on_burst = !is_func && !sync;
 	if (!is_func)
-		return victim_level >= waker_level + ALPS_HOST_GAP ? 0 : host_quantum_ns;
+		return host_quantum_ns;
 	return io_bound_wakeup ? min_quantum_ns : 0;
 }
 

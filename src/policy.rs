@@ -37,10 +37,10 @@ unsafe extern "C" {
     fn alps_host_wake_quantum(
         is_func: bool,
         io_bound_wakeup: bool,
-        waker_level: u32,
-        victim_level: u32,
+        sync: bool,
         min_quantum_ns: u64,
         host_quantum_ns: u64,
+        on_burst: *mut bool,
     ) -> u64;
     fn alps_host_should_preempt(waker_level: u32, victim_level: u32, victim_ran_ns: u64, min_quantum_ns: u64) -> bool;
     fn alps_host_tick_preempt(stint_ns: u64, min_quantum_ns: u64, better_waiting: bool, starving: bool) -> bool;
@@ -150,28 +150,32 @@ pub fn victim_better(waker_level: u32, level: u32, started_ns: u64, best: Option
     unsafe { alps_host_victim_better(waker_level, level, started_ns, have, bl, bs) }
 }
 
-/// The stint a victim at `victim_level` keeps before a wake-up at
-/// `waker_level` may preempt it: host work's quantum unless the victim is
-/// far worse, alps-io's minimum quantum for I/O-bound wake-ups, else 0.
+/// The CPU a victim keeps before a better wake-up may preempt it, ns, and
+/// whether it is counted on the victim's burst (its CPU since it last woke
+/// up) rather than its stint: work of no function, host work's quantum, of
+/// the stint for a synchronous wake-up (`sync`, a producer handing over
+/// work), of the burst otherwise; alps-io's minimum quantum of the stint for
+/// I/O-bound wake-ups; else 0.
 pub fn wake_quantum(
     is_func: bool,
     io_bound_wakeup: bool,
-    waker_level: u32,
-    victim_level: u32,
+    sync: bool,
     min_quantum_ns: u64,
     host_quantum_ns: u64,
-) -> u64 {
-    // SAFETY: pure function over integers.
-    unsafe {
+) -> (u64, bool) {
+    let mut on_burst = false;
+    // SAFETY: pure function over integers; `on_burst` is a valid out-pointer.
+    let q = unsafe {
         alps_host_wake_quantum(
             is_func,
             io_bound_wakeup,
-            waker_level,
-            victim_level,
+            sync,
             min_quantum_ns,
             host_quantum_ns,
+            &mut on_burst,
         )
-    }
+    };
+    (q, on_burst)
 }
 
 /// Whether a waker of `waker_level` preempts a victim at `victim_level`
@@ -393,13 +397,18 @@ mod tests {
         assert!(!should_preempt(0, 3, 4 * MS, 5 * MS));
         assert!(should_preempt(0, 3, 5 * MS, 5 * MS));
         assert!(!should_preempt(0, LEVEL_NONE, 100 * MS, 0));
-        // A daemon waking beside a hog preempts at once; beside its peer
-        // (hackbench's sender) it waits for the host quantum.
-        assert_eq!(wake_quantum(false, false, 1, 20, 2 * MS, MS), 0);
-        assert_eq!(wake_quantum(false, false, 1, 4, 2 * MS, MS), MS);
-        assert_eq!(wake_quantum(false, false, 1, 5, 2 * MS, MS), 0);
-        assert_eq!(wake_quantum(true, true, 1, 20, 2 * MS, MS), 2 * MS);
-        assert_eq!(wake_quantum(true, false, 1, 20, 2 * MS, MS), 0);
+        // Host work: the host quantum, of the victim's burst (a daemon's
+        // timer wake-up beside a hog) or, for a synchronous wake-up (a
+        // consumer woken by its producer), of the victim's stint.
+        assert_eq!(wake_quantum(false, false, false, 2 * MS, MS), (MS, true));
+        assert_eq!(wake_quantum(false, false, true, 2 * MS, MS), (MS, false));
+        assert!(should_preempt(1, 20, 50 * MS, MS));
+        assert!(!should_preempt(1, 20, MS / 2, MS));
+        // Functions: alps-io's minimum quantum of the stint for I/O-bound
+        // wake-ups, synchronous or not.
+        assert_eq!(wake_quantum(true, true, false, 2 * MS, MS), (2 * MS, false));
+        assert_eq!(wake_quantum(true, true, true, 2 * MS, MS), (2 * MS, false));
+        assert_eq!(wake_quantum(true, false, false, 2 * MS, MS), (0, false));
         assert!(tick_preempt(0, 5 * MS, false, true));
         assert!(!tick_preempt(4 * MS, 5 * MS, true, false));
         assert!(tick_preempt(5 * MS, 5 * MS, true, false));

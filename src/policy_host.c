@@ -59,11 +59,11 @@ bool alps_host_victim_better(u32 waker_level, u32 level, u64 started_ns, bool ha
 				  best_started_ns);
 }
 
-u64 alps_host_wake_quantum(bool is_func, bool io_bound_wakeup, u32 waker_level, u32 victim_level,
-			   u64 min_quantum_ns, u64 host_quantum_ns)
+u64 alps_host_wake_quantum(bool is_func, bool io_bound_wakeup, bool sync, u64 min_quantum_ns,
+			   u64 host_quantum_ns, bool *on_burst)
 {
-	return alps_wake_quantum(is_func, io_bound_wakeup, waker_level, victim_level, min_quantum_ns,
-				 host_quantum_ns);
+	return alps_wake_quantum(is_func, io_bound_wakeup, sync, min_quantum_ns, host_quantum_ns,
+				 on_burst);
 }
 
 bool alps_host_should_preempt(u32 waker_level, u32 victim_level, u64 victim_ran_ns,

@@ -225,7 +225,7 @@ impl Model for Alps {
         let (vl, vs, c) = victim?;
         let io = self.last_was_wakeup && self.pol(w, t).is_some_and(|p| p.flags & POL_IO_BOUND != 0);
         // Plans hold only invocations: no host work, no host quantum.
-        let mq = policy::wake_quantum(true, io, level, vl, self.m.min_quantum_ns, 0);
+        let (mq, _) = policy::wake_quantum(true, io, false, self.m.min_quantum_ns, 0);
         if policy::should_preempt(level, vl, w.now.saturating_sub(vs), mq) {
             Some(c)
         } else {
