@@ -476,3 +476,71 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod readme_tests {
+    use std::collections::BTreeMap;
+
+    use clap::CommandFactory;
+
+    use super::Opts;
+
+    /// The README's flag table: flag -> default cell.
+    fn readme_flags() -> BTreeMap<String, String> {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let table = readme.split("### Flags").nth(1).expect("a Flags section");
+        table
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                (
+                    cells[1].trim_matches('`').to_string(),
+                    cells[2].trim_matches('`').to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_flag_table_matches_the_help() {
+        let table = readme_flags();
+        let cmd = Opts::command();
+        let mut seen = Vec::new();
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            let name = format!("--{long}");
+            let cell = table
+                .get(&name)
+                .unwrap_or_else(|| panic!("{name} missing from the README's flag table"));
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            match defaults.as_slice() {
+                [] => assert!(
+                    matches!(cell.as_str(), "off" | "none") || name == "--func-pattern" || name == "--min-quantum-us",
+                    "{name}: README says {cell:?}, --help has no default"
+                ),
+                [d] => assert_eq!(cell, d, "{name}: README default {cell:?}, --help {d:?}"),
+                more => panic!("{name}: several defaults {more:?}"),
+            }
+            seen.push(name);
+        }
+        // Defaults that depend on other flags, from their one definition.
+        assert_eq!(table["--min-quantum-us"], super::DEFAULT_MIN_QUANTUM_US.to_string());
+        assert!(table["--func-pattern"].contains(crate::tagging::DEFAULT_CGROUP_PATTERN));
+        for name in table.keys() {
+            assert!(
+                seen.contains(name),
+                "the README lists {name}, which --help does not have"
+            );
+        }
+    }
+}
