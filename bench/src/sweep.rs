@@ -62,19 +62,25 @@ fn at<'a>(pts: &'a [SweepPoint], load: f64, arm: &str) -> Option<&'a SweepPoint>
     pts.iter().find(|p| p.load == load && p.arm == arm)
 }
 
+/// A table's header row and alignment row: a load column, one per arm.
+fn header(arms: &[String]) -> String {
+    let mut o = String::from("| load |");
+    for a in arms {
+        o += &format!(" {a} |");
+    }
+    o += "\n|---:|";
+    for _ in arms {
+        o += "---:|";
+    }
+    o + "\n"
+}
+
 /// The Markdown tables: mean and P99 per load and arm; with `bound` (an
 /// arm), every arm's mean over the bound's, overall and worst class.
 pub fn markdown(pts: &[SweepPoint], title: &str, bound: Option<&str>) -> String {
     let arms = arms(pts);
-    let mut o = format!("# Load sweep: {title}\n\n## Mean / P99 FCT (ms)\n\n| load |");
-    for a in &arms {
-        o += &format!(" {a} |");
-    }
-    o += "\n|---:|";
-    for _ in &arms {
-        o += "---:|";
-    }
-    o += "\n";
+    let mut o = format!("# Load sweep: {title}\n\n## Mean / P99 FCT (ms)\n\n");
+    o += &header(&arms);
     for l in loads(pts) {
         o += &format!("| {l:.2} |");
         for a in &arms {
@@ -86,15 +92,8 @@ pub fn markdown(pts: &[SweepPoint], title: &str, bound: Option<&str>) -> String 
         o += "\n";
     }
     if let Some(b) = bound {
-        o += &format!("\n## Mean FCT over `{b}`: overall (worst class)\n\n| load |");
-        for a in &arms {
-            o += &format!(" {a} |");
-        }
-        o += "\n|---:|";
-        for _ in &arms {
-            o += "---:|";
-        }
-        o += "\n";
+        o += &format!("\n## Mean FCT over `{b}`: overall (worst class)\n\n");
+        o += &header(&arms);
         for l in loads(pts) {
             o += &format!("| {l:.2} |");
             let Some(bp) = at(pts, l, b) else {
