@@ -48,7 +48,7 @@ const volatile u64 slice_dfl_ns = 8ULL * 1000 * 1000;	/* shortest slice by attai
 const volatile u64 slice_min_ns = 500ULL * 1000;	/* floor of any slice */
 const volatile u64 slice_max_ns = 200ULL * 1000 * 1000;	/* cap of any slice (ALPS: 200 ms) */
 const volatile u64 min_quantum_ns;		/* alps-io preemption throttle, 0 = off */
-const volatile u64 host_quantum_ns = 1000ULL * 1000;	/* stint before host work is preempted by host work */
+const volatile u64 host_quantum_ns = ALPS_DFL_HOST_QUANTUM_US * 1000ULL;	/* --host-quantum-us */
 const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;	/* bound on runnable wait */
 const volatile u64 host_half_life_ns = 10ULL * 1000 * 1000;	/* host work's recent CPU fades */
 const volatile u32 tag_mode = ALPS_TAG_CGROUP;
@@ -315,7 +315,8 @@ __noinline u32 alps_level_of(u32 func_id, u64 attained_ns)
 
 			pol = lookup_policy(ALPS_FUNC_UNKNOWN);
 			floor = alps_prior_floor_ns(pol);
-			if (alps_prior_outgrown(attained_ns, floor))
+			/* Store once: the flag's cache line is shared by every CPU. */
+			if (!func_outgrown[f] && alps_prior_outgrown(attained_ns, floor))
 				func_outgrown[f] = 1;
 			attained_ns = alps_prior_attained(attained_ns, floor, func_outgrown[f]);
 		} else if (!pol) {

@@ -33,6 +33,11 @@ enum alps_consts {
 	 * levels (up to about 24 hours). FaaS invocations start at tens of us.
 	 */
 	ALPS_LEVEL_BASE_NS = 32000,
+	/*
+	 * Default --host-quantum-us: CPU a task keeps before a waking task of no
+	 * function may preempt it (policy.h, alps_wake_quantum()), us.
+	 */
+	ALPS_DFL_HOST_QUANTUM_US = 3000,
 	/* Steps of a function's learned level schedule (struct alps_func_policy). */
 	ALPS_SCHED_STEPS = 12,
 	/* Size of the func_policy array: function ids are 1..ALPS_MAX_FUNCS-1. */

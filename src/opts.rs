@@ -24,11 +24,12 @@ pub const DEFAULT_MIN_QUANTUM_US: u64 = 2000;
 /// belongs to no function fades while it sleeps, ms.
 pub const DEFAULT_HOST_HALF_LIFE_MS: u64 = 10;
 
-/// Default `--host-quantum-us`: the CPU a task keeps before a waking task
+/// Default `--host-quantum-us` (include/intf.h, shared with the BPF
+/// program): the CPU a task keeps before a waking task
 /// of no function may preempt it (of its stint for a synchronous wake-up, of
 /// its burst otherwise), us. 3 ms: in the VM's host-work benchmark hackbench
 /// ran 1.27x EEVDF's time at 3 ms and 1.48x at 1 ms (3 repetitions each).
-pub const DEFAULT_HOST_QUANTUM_US: u64 = 3000;
+pub const DEFAULT_HOST_QUANTUM_US: u64 = crate::bpf_intf::alps_consts_ALPS_DFL_HOST_QUANTUM_US as u64;
 
 /// How a task is mapped to its function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
