@@ -144,6 +144,10 @@ pub struct BpfCostArgs {
     /// The scx_alps binary [default: next to alps-bench].
     #[arg(long)]
     pub scx_alps: Option<PathBuf>,
+    /// Repetitions; the arms' order alternates between them, so neither
+    /// arm always runs first.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeats: u32,
     /// Results directory [default: results/bpf-cost-<time>].
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -49,28 +49,36 @@ pub fn run(a: BpfCostArgs) -> Result<()> {
     let before = std::fs::read_to_string(STATS).unwrap_or_else(|_| "0".into());
     std::fs::write(STATS, "1").with_context(|| format!("cannot enable {STATS}"))?;
     let exe = std::env::current_exe()?;
-    let mut rows: Vec<(String, Vec<ProgCost>)> = Vec::new();
+    let mut reps: Vec<bpfcost::Repetition> = Vec::new();
     let result = (|| -> Result<()> {
-        for arm in &arms {
-            info!("arm {}", arm.name);
-            let sched = runner::start_arm(arm, &logs, 0, Duration::from_secs(60))?;
-            let raw = out.join(format!("{}.json", arm.name));
-            let replay = runner::run_replay(&exe, &plan_path, &raw, Some(10), false, |_| ());
-            let costs = struct_ops_costs();
-            runner::finish_arm(sched, arm, 0)?;
-            replay.with_context(|| format!("arm {}", arm.name))?;
-            rows.push((arm.name.clone(), costs?));
+        for rep in 0..a.repeats {
+            // Alternate the order: the arm that runs first meets a colder machine.
+            let order: Vec<&runner::ArmSpec> = if rep % 2 == 0 {
+                arms.iter().collect()
+            } else {
+                arms.iter().rev().collect()
+            };
+            let mut rows = Vec::new();
+            for arm in order {
+                info!("repetition {}/{}: arm {}", rep + 1, a.repeats, arm.name);
+                let sched = runner::start_arm(arm, &logs, rep as usize, Duration::from_secs(60))?;
+                let raw = out.join(format!("{}-{rep}.json", arm.name));
+                let replay = runner::run_replay(&exe, &plan_path, &raw, Some(10), false, |_| ());
+                let costs = struct_ops_costs();
+                runner::finish_arm(sched, arm, rep as usize)?;
+                replay.with_context(|| format!("arm {}", arm.name))?;
+                rows.push((arm.name.clone(), costs?));
+            }
+            reps.push(rows);
         }
         Ok(())
     })();
     let _ = std::fs::write(STATS, before.trim());
     result?;
-    let md = markdown(&rows, &kernel_release());
+    let summary = bpfcost::summarize(&reps)?;
+    let md = markdown(&summary, &kernel_release(), a.repeats);
     std::fs::write(out.join("report.md"), &md)?;
-    std::fs::write(
-        out.join("costs.json"),
-        serde_json::to_vec_pretty(&rows.iter().map(|(a, c)| (a, c)).collect::<Vec<_>>())?,
-    )?;
+    std::fs::write(out.join("costs.json"), serde_json::to_vec_pretty(&summary)?)?;
     if !a.vm.in_vm {
         println!("{md}");
         println!("results: {}", out.display());
@@ -78,24 +86,36 @@ pub fn run(a: BpfCostArgs) -> Result<()> {
     Ok(())
 }
 
-fn markdown(rows: &[(String, Vec<ProgCost>)], kernel: &str) -> String {
+fn ci(h: Option<f64>, digits: usize) -> String {
+    h.map_or_else(|| "n/a".into(), |h| format!("±{h:.digits$}"))
+}
+
+fn markdown(arms: &[bpfcost::ArmCost], kernel: &str, repeats: u32) -> String {
+    let first = arms.first().map_or("", |r| r.arm.as_str());
     let mut o = format!(
         "# BPF cost per callback\n\n- kernel {kernel}; run time over runs of each struct_ops program while \
-         the arm scheduled the plan (absolute ns under TCG are inflated; compare the ratio)\n\n\
-         | arm | calls | mean ns per call | ratio to {} |\n|---|---:|---:|---:|\n",
-        rows.first().map_or("", |r| r.0.as_str())
+         the arm scheduled the plan, {repeats} repetitions (arms' order alternating); absolute ns under TCG \
+         are inflated, compare the ratio\n- {first} / arm: the ratio of mean ns per call, paired per \
+         repetition (below 1: {first} is cheaper), with its 95 % interval\n\n\
+         | arm | calls | mean ns per call | 95 % CI | {first} / arm | 95 % CI |\n|---|---:|---:|---:|---:|---:|\n"
     );
-    let base = rows.first().map_or(0.0, |r| bpfcost::mean_per_call_ns(&r.1));
-    for (arm, progs) in rows {
-        let m = bpfcost::mean_per_call_ns(progs);
-        let calls: u64 = progs.iter().map(|p| p.run_cnt).sum();
-        o += &format!("| {arm} | {calls} | {m:.0} | {:.2} |\n", m / base);
+    for a in arms {
+        o += &format!(
+            "| {} | {} | {:.0} | {} | {:.2} | {} |\n",
+            a.arm,
+            a.calls,
+            a.mean_ns,
+            ci(a.mean_ci95, 0),
+            a.first_over_this,
+            ci(a.first_over_this_ci95, 2)
+        );
     }
-    for (arm, progs) in rows {
-        o += &format!("\n## {arm}\n\n| callback | calls | ns per call |\n|---|---:|---:|\n");
-        let mut p: Vec<&ProgCost> = progs.iter().filter(|p| p.run_cnt > 0).collect();
-        p.sort_by_key(|c| std::cmp::Reverse(c.run_cnt));
-        for c in p {
+    for a in arms {
+        o += &format!(
+            "\n## {}\n\n| callback | calls | ns per call |\n|---|---:|---:|\n",
+            a.arm
+        );
+        for c in &a.callbacks {
             o += &format!("| {} | {} | {:.0} |\n", c.name, c.run_cnt, c.per_call_ns());
         }
     }
