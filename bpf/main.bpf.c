@@ -46,14 +46,14 @@ UEI_DEFINE(uei);
  */
 const volatile u64 slice_dfl_ns = 8ULL * 1000 * 1000;	/* shortest slice by attained service */
 const volatile u64 slice_min_ns = 500ULL * 1000;	/* floor of any slice */
-const volatile u64 slice_max_ns = 200ULL * 1000 * 1000;	/* cap of any slice (ALPS: 200 ms) */
-const volatile u64 min_quantum_ns;		/* alps-io preemption throttle, 0 = off */
-const volatile u64 host_quantum_ns = ALPS_DFL_HOST_QUANTUM_US * 1000ULL;	/* --host-quantum-us */
-const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;	/* bound on runnable wait */
-const volatile u64 host_half_life_ns = 10ULL * 1000 * 1000;	/* host work's recent CPU fades */
+const volatile u64 slice_max_ns = 200ULL * 1000 * 1000; /* cap of any slice (ALPS: 200 ms) */
+const volatile u64 min_quantum_ns;			/* alps-io preemption throttle, 0 = off */
+const volatile u64 host_quantum_ns = ALPS_DFL_HOST_QUANTUM_US * 1000ULL; /* --host-quantum-us */
+const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;   /* bound on runnable wait */
+const volatile u64 host_half_life_ns = 10ULL * 1000 * 1000; /* host work's recent CPU fades */
 const volatile u32 tag_mode = ALPS_TAG_CGROUP;
 const volatile bool preempt_enabled = true;
-const volatile u32 loader_tgid;			/* scx_alps itself */
+const volatile u32 loader_tgid; /* scx_alps itself */
 
 /*
  * Bumped by user space whenever it changes cgrp_func or comm_func, so tasks
@@ -77,30 +77,40 @@ static u32 nr_cpus;
 /* When the starvation guard scans the queues next. */
 static u64 guard_next_scan;
 
+/*
+ * Changed (to the time of the change) whenever a task starts waiting in a
+ * DSQ; a CPU's tick looks for a better waiting task only when this moved
+ * since its last look, when its task's level worsened, or in a new stint:
+ * otherwise nothing it could find has changed, and on 6.12 each look at a
+ * DSQ's head costs an iterator.
+ */
+static volatile u64 wait_seq;
+
 /* ---------------------------------------------------------------------------
  * Maps.
  */
 struct task_ctx {
-	u64 cset;		/* css_set the cgroup id was read from (moves change it) */
-	u64 cgid;		/* cgroup id the function was looked up for */
-	u64 tag_gen;		/* tag_gen at that lookup */
-	char comm[ALPS_COMM_LEN];	/* comm the function was looked up for */
+	u64 cset;		  /* css_set the cgroup id was read from (moves change it) */
+	u64 cgid;		  /* cgroup id the function was looked up for */
+	u64 tag_gen;		  /* tag_gen at that lookup */
+	char comm[ALPS_COMM_LEN]; /* comm the function was looked up for */
 	u32 func_id;
-	u32 level;		/* level at the last enqueue or stint */
-	u64 inv_start;		/* start of the invocation: task creation */
-	u64 recent_ns;		/* host work: recent CPU (weighted), fading while asleep */
-	u64 burst_ns;		/* CPU since the last wake-up (or creation) */
-	u64 runnable_at;	/* start of the current runnable wait, 0 if none */
-	u64 running_at;		/* start of the current stint on a CPU */
-	u64 sleep_at;		/* start of the current sleep, 0 if none */
-	u64 cpu_ns;		/* CPU in this invocation */
+	u32 level;	 /* level at the last enqueue or stint */
+	u64 inv_start;	 /* start of the invocation: task creation */
+	u64 recent_ns;	 /* host work: recent CPU (weighted), fading while asleep */
+	u64 burst_ns;	 /* CPU since the last wake-up (or creation) */
+	u64 runnable_at; /* start of the current runnable wait, 0 if none */
+	u64 running_at;	 /* start of the current stint on a CPU */
+	u64 sleep_at;	 /* start of the current sleep, 0 if none */
+	u64 cpu_ns;	 /* CPU in this invocation */
 	u64 wait_ns;
 	u64 blocked_ns;
 	u64 nvcsw;
 	u64 nivcsw;
-	bool guarded;		/* moved to the guard DSQ: not preemptible this stint */
-	bool sync_wake;		/* the pending wake-up is synchronous (SCX_WAKE_SYNC) */
-	bool reported;		/* invocation record already sent */
+	bool guarded;	/* moved to the guard DSQ: not preemptible this stint */
+	bool in_levels; /* inserted into the levels' DSQ since its last stint */
+	bool sync_wake; /* the pending wake-up is synchronous (SCX_WAKE_SYNC) */
+	bool reported;	/* invocation record already sent */
 };
 
 struct {
@@ -136,11 +146,12 @@ struct {
 
 /* What runs on each CPU, for picking a preemption victim. */
 struct cpu_state {
-	u32 level;		/* ALPS_LEVEL_NONE when no sched_ext task runs */
+	u32 level; /* ALPS_LEVEL_NONE when no sched_ext task runs */
 	u32 pad;
 	u64 started_at;		/* start of the current stint */
 	u64 burst_ns;		/* the running task's burst before this stint */
-};
+	u64 seen_wait;		/* wait_seq when this CPU's tick last found nothing better */
+} __attribute__((aligned(64))); /* one cache line per CPU: each CPU writes its own */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -349,6 +360,7 @@ static u64 queue_key(const struct task_ctx *tctx)
 static void insert_level(struct task_struct *p, struct task_ctx *tctx, u32 level, u64 enq_flags)
 {
 	level = lvl_idx(level);
+	tctx->in_levels = true;
 	scx_bpf_dsq_insert_vtime(p, ALPS_DSQ_LEVELS, task_slice(tctx, level),
 				 alps_queue_vtime(level, queue_key(tctx)), enq_flags);
 }
@@ -450,6 +462,7 @@ static void guard_promote(u64 now)
 				tctx->guarded = true;
 			if (st)
 				st->nr_guard_promotions[lvl_idx(tctx ? tctx->level : 0)]++;
+			wait_seq = now;
 		}
 	}
 	bpf_iter_scx_dsq_destroy(&it);
@@ -498,8 +511,7 @@ static bool better_waiting(u32 level, s32 cpu)
 /* ---------------------------------------------------------------------------
  * Scheduling callbacks, in the order a task meets them.
  */
-s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu,
-		   u64 wake_flags)
+s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	struct task_ctx *tctx;
 	struct alps_stats *st;
@@ -520,7 +532,8 @@ s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu,
 		refresh_func(p, tctx);
 		tctx->level = task_level(tctx, bpf_ktime_get_ns(), &past);
 	}
-	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx ? task_slice(tctx, tctx->level) : slice_dfl_ns, 0);
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx ? task_slice(tctx, tctx->level) : slice_dfl_ns,
+			   0);
 	st = lookup_stats();
 	if (st)
 		st->nr_direct++;
@@ -539,6 +552,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx = lookup_task_ctx(p);
 	if (!tctx) {
 		scx_bpf_dsq_insert(p, ALPS_DSQ_GUARD, slice_dfl_ns, enq_flags);
+		wait_seq = now;
 		return;
 	}
 	refresh_func(p, tctx);
@@ -554,6 +568,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	/* The loader (learner, stats) is tiny and must not starve. */
 	if (is_loader(p)) {
 		scx_bpf_dsq_insert(p, ALPS_DSQ_GUARD, slice_dfl_ns, enq_flags);
+		wait_seq = now;
 		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 		if (cpu >= 0)
 			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -563,6 +578,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 	level = task_level(tctx, now, &past);
 	tctx->level = level;
 	insert_level(p, tctx, level, enq_flags);
+	wait_seq = now;
 	if (st) {
 		st->nr_enqueued[lvl_idx(level)]++;
 		if (past)
@@ -589,7 +605,7 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct alps_stats *st = lookup_stats();
-	u32 prev_level = ALPS_LEVEL_NONE, l;
+	u32 prev_level = ALPS_LEVEL_NONE;
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *ptctx = NULL;
 	struct task_struct *p;
@@ -614,16 +630,19 @@ void BPF_STRUCT_OPS(alps_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 
-	/* The head of the levels' DSQ is the best task waiting. */
-	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_LEVELS);
-	if (p) {
-		l = queued_level(p);
-		if (!alps_keep_prev(prev_level, l) && scx_bpf_dsq_move_to_local(ALPS_DSQ_LEVELS, 0)) {
-			if (st)
-				st->nr_dispatched[lvl_idx(l)]++;
-			return;
-		}
+	/*
+	 * The head of the levels' DSQ is the best task waiting. Only a
+	 * still-runnable @prev needs a look at it first (each look costs an
+	 * iterator on 6.12); ops.running() counts what was dispatched.
+	 */
+	if (prev_level == ALPS_LEVEL_NONE) {
+		scx_bpf_dsq_move_to_local(ALPS_DSQ_LEVELS, 0);
+		return;
 	}
+	p = __COMPAT_scx_bpf_dsq_peek(ALPS_DSQ_LEVELS);
+	if (p && !alps_keep_prev(prev_level, queued_level(p)) &&
+	    scx_bpf_dsq_move_to_local(ALPS_DSQ_LEVELS, 0))
+		return;
 
 	/* Nothing better waits: let @prev run another slice. */
 	if (prev_level != ALPS_LEVEL_NONE) {
@@ -671,11 +690,19 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 		if (st && waited > st->max_wait_ns) {
 			st->max_wait_ns = waited;
 			st->max_wait_pid = p->pid;
-			bpf_probe_read_kernel(st->max_wait_comm, sizeof(st->max_wait_comm), p->comm);
+			bpf_probe_read_kernel(st->max_wait_comm, sizeof(st->max_wait_comm),
+					      p->comm);
 		}
 	}
 	tctx->runnable_at = 0;
 	tctx->running_at = now;
+	if (tctx->in_levels && !tctx->guarded) {
+		struct alps_stats *st = lookup_stats();
+
+		if (st)
+			st->nr_dispatched[lvl_idx(queued_level(p))]++;
+	}
+	tctx->in_levels = false;
 	if (!is_loader(p) && !is_pcpu_kthread(p))
 		tctx->level = task_level(tctx, now, &past);
 
@@ -685,6 +712,7 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 		cs->level = tctx->guarded || is_loader(p) || is_pcpu_kthread(p) ? 0 : tctx->level;
 		cs->started_at = now;
 		cs->burst_ns = tctx->burst_ns;
+		cs->seen_wait = 0; /* a new stint: its first tick looks */
 	}
 }
 
@@ -694,8 +722,9 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *tctx;
 	struct cpu_state *cs;
-	bool past, starving = false;
+	bool past, starving = false, better = false;
 	u32 level;
+	u64 seq;
 
 	tctx = lookup_task_ctx(p);
 	cs = lookup_cpu_state(cpu);
@@ -703,8 +732,11 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 		return;
 
 	/* Levels change as a task attains service, not only at enqueue. */
+	seq = wait_seq;
 	if (!tctx->guarded) {
 		level = task_level(tctx, now, &past);
+		if (level > cs->level)
+			cs->seen_wait = 0; /* worse now: what waits may be better */
 		cs->level = level;
 	} else {
 		level = 0;
@@ -725,8 +757,12 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 	 * quantum, or no victim was eligible then) and this one has had its
 	 * quantum.
 	 */
-	if (alps_tick_preempt(now - cs->started_at, min_quantum_ns,
-			      !starving && better_waiting(level, cpu), starving)) {
+	if (!starving && cs->seen_wait != seq) {
+		better = better_waiting(level, cpu);
+		if (!better)
+			cs->seen_wait = seq;
+	}
+	if (alps_tick_preempt(now - cs->started_at, min_quantum_ns, better, starving)) {
 		struct alps_stats *st = lookup_stats();
 
 		scx_bpf_task_set_slice(p, 0);
@@ -775,14 +811,12 @@ void BPF_STRUCT_OPS(alps_quiescent, struct task_struct *p, u64 deq_flags)
 		tctx->sleep_at = bpf_ktime_get_ns();
 }
 
-s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
-		   struct scx_init_task_args *args)
+s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
 	struct alps_stats *st;
 	struct task_ctx *tctx;
 
-	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!tctx)
 		return -ENOMEM;
 	/* Never equal to a real generation: forces the first lookup. */
@@ -799,8 +833,7 @@ s32 BPF_STRUCT_OPS(alps_init_task, struct task_struct *p,
  * task_ctx goes with the task; counting both ends lets user space check that
  * per-task state returns to its baseline after a process storm.
  */
-void BPF_STRUCT_OPS(alps_exit_task, struct task_struct *p,
-		    struct scx_exit_task_args *args)
+void BPF_STRUCT_OPS(alps_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
 {
 	struct alps_stats *st = lookup_stats();
 
@@ -917,18 +950,12 @@ void BPF_STRUCT_OPS(alps_exit, struct scx_exit_info *ei)
 	UEI_RECORD(uei, ei);
 }
 
-SCX_OPS_DEFINE(alps_ops,
-	       .select_cpu	= (void *)alps_select_cpu,
-	       .enqueue		= (void *)alps_enqueue,
-	       .dispatch	= (void *)alps_dispatch,
-	       .runnable	= (void *)alps_runnable,
-	       .running		= (void *)alps_running,
-	       .tick		= (void *)alps_tick,
-	       .stopping	= (void *)alps_stopping,
-	       .quiescent	= (void *)alps_quiescent,
-	       .init_task	= (void *)alps_init_task,
-	       .exit_task	= (void *)alps_exit_task,
-	       .init		= (void *)alps_init,
-	       .exit		= (void *)alps_exit,
-	       .timeout_ms	= 5000,
-	       .name		= "alps");
+/* clang-format off: one callback per line */
+SCX_OPS_DEFINE(alps_ops, .select_cpu = (void *)alps_select_cpu, .enqueue = (void *)alps_enqueue,
+	       .dispatch = (void *)alps_dispatch, .runnable = (void *)alps_runnable,
+	       .running = (void *)alps_running, .tick = (void *)alps_tick,
+	       .stopping = (void *)alps_stopping, .quiescent = (void *)alps_quiescent,
+	       .init_task = (void *)alps_init_task, .exit_task = (void *)alps_exit_task,
+	       .init = (void *)alps_init, .exit = (void *)alps_exit, .timeout_ms = 5000,
+	       .name = "alps");
+/* clang-format on */
