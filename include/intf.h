@@ -80,7 +80,7 @@ enum alps_tag_mode {
  * the `events` ring buffer when the task exits. Times are in ns (CLOCK_MONOTONIC).
  */
 struct alps_inv_rec {
-	u32 func_id;	/* function at exit time, ALPS_FUNC_UNKNOWN if none */
+	u32 func_id; /* function at exit time, ALPS_FUNC_UNKNOWN if none */
 	u32 pid;
 	u32 tgid;
 	u32 level;	/* last queue level the task was queued at */
@@ -89,7 +89,7 @@ struct alps_inv_rec {
 	u64 end_ns;	/* task exit */
 	u64 cpu_ns;	/* time on CPU (running -> stopping) */
 	u64 wait_ns;	/* time runnable but not running */
-	u64 blocked_ns;	/* time asleep (quiescent with sleep -> runnable with wakeup) */
+	u64 blocked_ns; /* time asleep (quiescent with sleep -> runnable with wakeup) */
 	u64 nvcsw;	/* voluntary switches: stopping while not runnable */
 	u64 nivcsw;	/* involuntary switches: stopping while still runnable */
 	char comm[ALPS_COMM_LEN];
@@ -114,33 +114,34 @@ struct alps_sched_step {
  * (index = func_id) every learning interval.
  */
 struct alps_func_policy {
-	u32 valid;	/* 0 until learned: placed by attained service alone */
-	u32 nr_steps;	/* used entries of steps[], 1..ALPS_SCHED_STEPS */
-	u32 flags;	/* ALPS_POL_* */
+	u32 valid;    /* 0 until learned: placed by attained service alone */
+	u32 nr_steps; /* used entries of steps[], 1..ALPS_SCHED_STEPS */
+	u32 flags;    /* ALPS_POL_* */
 	u32 pad;
-	u64 slice_ns;	/* time slice; 0 = the level's default */
+	u64 slice_ns; /* time slice; 0 = the level's default */
 	struct alps_sched_step steps[ALPS_SCHED_STEPS];
 };
 
 /* Per-CPU scheduler counters, summed by user space. Indexed by queue level. */
 struct alps_stats {
-	u64 nr_enqueued[ALPS_NR_LEVELS];	/* tasks inserted into level l's DSQ */
-	u64 nr_dispatched[ALPS_NR_LEVELS];	/* tasks moved from level l's DSQ to a CPU */
-	u64 nr_preempt_kicks[ALPS_NR_LEVELS];	/* SCX_KICK_PREEMPT sent for a waker of level l */
-	u64 nr_guard_promotions[ALPS_NR_LEVELS];/* starving tasks of level l moved to the guard DSQ */
-	u64 nr_host_enqueued;	/* enqueues of tasks of no function (host work) */
-	u64 nr_direct;		/* wake-ups dispatched straight to an idle CPU */
-	u64 nr_kept;		/* slice refills of a task that had no better competitor */
-	u64 nr_guard_dispatched;	/* tasks served from the guard DSQ (starving or loader) */
-	u64 nr_demotions;	/* enqueues of learned tasks past their schedule (misprediction) */
-	u64 nr_throttled;	/* wake-up preemptions held back by the minimum quantum */
-	u64 nr_tick_preempts;	/* running tasks cut short at a tick (better rank or guard) */
-	u64 nr_records;		/* invocation records sent */
-	u64 nr_rb_drops;	/* invocation records dropped: ring buffer full */
-	u64 nr_task_inits;	/* tasks given a task_ctx (init_task) */
-	u64 nr_task_exits;	/* tasks that left scx_alps (exit_task) */
-	u64 max_wait_ns;	/* longest runnable wait seen by this CPU */
-	u64 max_wait_pid;	/* the task that waited that long */
+	u64 nr_enqueued[ALPS_NR_LEVELS];      /* tasks inserted into level l's DSQ */
+	u64 nr_dispatched[ALPS_NR_LEVELS];    /* tasks moved from level l's DSQ to a CPU */
+	u64 nr_preempt_kicks[ALPS_NR_LEVELS]; /* SCX_KICK_PREEMPT sent for a waker of level l */
+	u64 nr_guard_promotions
+		[ALPS_NR_LEVELS]; /* starving tasks of level l moved to the guard DSQ */
+	u64 nr_host_enqueued;	  /* enqueues of tasks of no function (host work) */
+	u64 nr_direct;		  /* wake-ups dispatched straight to an idle CPU */
+	u64 nr_kept;		  /* slice refills of a task that had no better competitor */
+	u64 nr_guard_dispatched;  /* tasks served from the guard DSQ (starving or loader) */
+	u64 nr_demotions;     /* enqueues of learned tasks past their schedule (misprediction) */
+	u64 nr_throttled;     /* wake-up preemptions held back by the minimum quantum */
+	u64 nr_tick_preempts; /* running tasks cut short at a tick (better rank or guard) */
+	u64 nr_records;	      /* invocation records sent */
+	u64 nr_rb_drops;      /* invocation records dropped: ring buffer full */
+	u64 nr_task_inits;    /* tasks given a task_ctx (init_task) */
+	u64 nr_task_exits;    /* tasks that left scx_alps (exit_task) */
+	u64 max_wait_ns;      /* longest runnable wait seen by this CPU */
+	u64 max_wait_pid;     /* the task that waited that long */
 	char max_wait_comm[ALPS_COMM_LEN];
 };
 

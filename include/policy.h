@@ -160,8 +160,8 @@ ALPS_INLINE bool alps_prior_outgrown(u64 attained_ns, u64 floor_ns)
  * @dflt_ns): equals at a level take turns, deep levels without needless
  * switches. Clamped to [@min_ns, @max_ns].
  */
-ALPS_INLINE u64 alps_task_slice(const struct alps_func_policy *pol, u32 level,
-				u64 dflt_ns, u64 min_ns, u64 max_ns)
+ALPS_INLINE u64 alps_task_slice(const struct alps_func_policy *pol, u32 level, u64 dflt_ns,
+				u64 min_ns, u64 max_ns)
 {
 	u64 s;
 
@@ -236,8 +236,8 @@ ALPS_INLINE u32 alps_vtime_level(u64 vtime)
  * (@have_best, @best_level, @best_started_ns)? Only strictly worse levels
  * qualify; the worst level first, among equals the longest-running stint.
  */
-ALPS_INLINE bool alps_victim_better(u32 waker_level, u32 level, u64 started_ns,
-				    bool have_best, u32 best_level, u64 best_started_ns)
+ALPS_INLINE bool alps_victim_better(u32 waker_level, u32 level, u64 started_ns, bool have_best,
+				    u32 best_level, u64 best_started_ns)
 {
 	if (level == ALPS_LEVEL_NONE || level <= waker_level)
 		return false;
@@ -260,8 +260,8 @@ ALPS_INLINE bool alps_victim_better(u32 waker_level, u32 level, u64 started_ns,
  * function: @min_quantum_ns of the stint (alps-io, the I/O study's
  * preemption throttling). Anything else: none.
  */
-ALPS_INLINE u64 alps_wake_quantum(bool is_func, bool io_bound_wakeup, bool sync,
-				  u64 min_quantum_ns, u64 host_quantum_ns, bool *on_burst)
+ALPS_INLINE u64 alps_wake_quantum(bool is_func, bool io_bound_wakeup, bool sync, u64 min_quantum_ns,
+				  u64 host_quantum_ns, bool *on_burst)
 {
 	*on_burst = !is_func && !sync;
 	if (!is_func)
@@ -275,8 +275,8 @@ ALPS_INLINE u64 alps_wake_quantum(bool is_func, bool io_bound_wakeup, bool sync,
  * strictly better level preempts, and only once the victim has had
  * @min_quantum_ns (the I/O study's preemption throttling; 0 = at once).
  */
-ALPS_INLINE bool alps_should_preempt(u32 waker_level, u32 victim_level,
-				     u64 victim_ran_ns, u64 min_quantum_ns)
+ALPS_INLINE bool alps_should_preempt(u32 waker_level, u32 victim_level, u64 victim_ran_ns,
+				     u64 min_quantum_ns)
 {
 	if (victim_level == ALPS_LEVEL_NONE || waker_level >= victim_level)
 		return false;

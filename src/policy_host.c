@@ -36,8 +36,8 @@ bool alps_host_prior_outgrown(u64 attained_ns, u64 floor_ns)
 	return alps_prior_outgrown(attained_ns, floor_ns);
 }
 
-u64 alps_host_task_slice(const struct alps_func_policy *pol, u32 level, u64 dflt_ns,
-			 u64 min_ns, u64 max_ns)
+u64 alps_host_task_slice(const struct alps_func_policy *pol, u32 level, u64 dflt_ns, u64 min_ns,
+			 u64 max_ns)
 {
 	return alps_task_slice(pol, level, dflt_ns, min_ns, max_ns);
 }
