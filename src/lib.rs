@@ -15,3 +15,4 @@ pub mod policy;
 pub mod preflight;
 pub mod sysstat;
 pub mod tagging;
+pub mod verifier;

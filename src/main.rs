@@ -222,6 +222,10 @@ impl<'a> Scheduler<'a> {
             }
         })?;
         info!("{SCHEDULER_NAME} attached");
+        let insns = scx_alps::verifier::loaded_counts();
+        if !insns.is_empty() {
+            info!("verified instructions per callback: {insns}");
+        }
 
         let stats_server = match StatsServer::new(stats::server_data()).launch() {
             Ok(s) => Some(s),

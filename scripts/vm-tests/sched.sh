@@ -27,6 +27,9 @@ for policy in alps alps-io; do
   if [ "$(scx_state)" != enabled ] || [[ "$ops" != alps* ]]; then
     fail "$name: state $(scx_state), ops '$ops' (want enabled, alps*)"
   fi
+  # Verifier complexity per callback on this kernel (the loader logs it at attach).
+  insns="$(sed -n 's/.*verified instructions per callback: //p' "$log" | tail -1)"
+  echo "    $name verified instructions ($(uname -r)): ${insns:-none}"
   "$bin/alps-bench" replay --plan "$out/sched-plan.json" --out "$out/$name.results.json" 2>/dev/null
   replay_rc=$?
   sleep 2.5   # one more learner update and stats line after the last exit
@@ -58,6 +61,8 @@ for policy in alps alps-io; do
   [ "${updates:-0}" -gt 0 ] 2>/dev/null || why+="no learner update; "
   [ "$rc" = 0 ] || why+="scx_alps exited $rc on SIGINT; "
   [ "$state_after" = disabled ] || why+="sched_ext still $state_after after exit; "
+  [[ " $insns" =~ " "enqueue=[1-9] && " $insns" =~ " "dispatch=[1-9] ]] ||
+    why+="no verified instruction count for the callbacks in the log ('$insns'); "
   if [ -z "$why" ]; then pass "$name: $figures"; else fail "$name: $why| $figures"; fi
 done
 exit "${FAILED:-0}"
