@@ -13,6 +13,7 @@
 pub mod bpfcost;
 pub mod exec;
 pub mod hostwork;
+pub mod lateness;
 pub mod plot;
 pub mod report;
 pub mod runner;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use scx_alps::metrics::Metrics;
 
 use crate::exec::InvocationResult;
+use crate::lateness::GeneratorLag;
 use crate::stats::{Ratio, nan_if_null};
 use crate::workload::{Kind, Plan};
 
@@ -190,6 +191,9 @@ pub struct ArmSummary {
     /// Last scheduler statistics snapshot (scx_alps: counters and policy).
     #[serde(default)]
     pub sched_stats: Option<Metrics>,
+    /// How late the load generator forked, per repetition.
+    #[serde(default)]
+    pub generator_lag: GeneratorLag,
 }
 
 /// The JSON summary.
@@ -353,6 +357,7 @@ pub fn summarize(runs: &[ArmRun], arm_order: &[String], meta: RunMeta) -> Summar
                 classes: by_class.iter().map(|((_, c), v)| class_stats(c, v)).collect(),
                 throughput: throughput(&mine, bin_s, horizon_s),
                 sched_stats: mine.iter().rev().find_map(|r| r.sched_stats.clone()),
+                generator_lag: GeneratorLag::of(mine.iter().map(|r| r.results.iter().map(|x| x.late_ms))),
             }
         })
         .collect();
@@ -527,6 +532,7 @@ pub fn markdown(s: &Summary) -> String {
             fmt_ms(c.spawn_mean_ms),
         );
     }
+    o += &crate::lateness::section(s.arms.iter().map(|a| (a.arm.as_str(), &a.generator_lag)));
     for (bound_arm, what) in [
         ("srpt", "the clairvoyant SRPT bound"),
         ("gittins", "the size-blind Gittins bound"),

@@ -29,7 +29,6 @@ for policy in alps alps-io; do
   fi
   # Verifier complexity per callback on this kernel (the loader logs it at attach).
   insns="$(sed -n 's/.*verified instructions per callback: //p' "$log" | tail -1)"
-  echo "    $name verified instructions ($(uname -r)): ${insns:-none}"
   "$bin/alps-bench" replay --plan "$out/sched-plan.json" --out "$out/$name.results.json" 2>/dev/null
   replay_rc=$?
   sleep 2.5   # one more learner update and stats line after the last exit
@@ -49,7 +48,7 @@ for policy in alps alps-io; do
   disp=$(jq '[.levels[].dispatched] | add' <<<"$s")
   recs=$(jq .nr_records <<<"$s") direct=$(jq .nr_direct <<<"$s")
   cost=$(jq .learner_mean_us <<<"$s") updates=$(jq .learner_updates <<<"$s")
-  figures="completed $ok/$total; levels short=$r_short long=$r_long io=$r_io; records $recs enqueued $enq dispatched $disp direct $direct kicks $(jq .nr_preempt_kicks <<<"$s") throttled $(jq .nr_throttled <<<"$s") guard $(jq .nr_guard <<<"$s") drops $(jq .nr_rb_drops <<<"$s") max wait $(jq .max_wait_ms <<<"$s") ms; learner $updates updates, mean ${cost} us; exit $rc, state after $state_after"
+  figures="completed $ok/$total; levels short=$r_short long=$r_long io=$r_io; records $recs enqueued $enq dispatched $disp direct $direct kicks $(jq .nr_preempt_kicks <<<"$s") throttled $(jq .nr_throttled <<<"$s") guard $(jq .nr_guard <<<"$s") drops $(jq .nr_rb_drops <<<"$s") max wait $(jq .max_wait_ms <<<"$s") ms; learner $updates updates, mean ${cost} us; exit $rc, state after $state_after; verified instructions: ${insns:-none}"
 
   why=""
   [ "$replay_rc" = 0 ] || why+="replay failed ($replay_rc); "
