@@ -341,6 +341,19 @@ fn set_realtime(prio: i32) -> std::io::Result<()> {
     }
 }
 
+/// Locks the generator's pages in memory, as real-time load generators do
+/// (cyclictest): a page fault of a real-time process (its binary lives on
+/// the VM's 9p filesystem) can take milliseconds and delays every later
+/// spawn. Children do not inherit the lock (fork clears it).
+fn lock_memory() -> std::io::Result<()> {
+    // SAFETY: plain syscall on this process.
+    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 struct Reaped {
     cpu_ns: u64,
     nvcsw: u64,
@@ -400,6 +413,11 @@ pub fn run_plan(
         log::warn!(
             "cannot run the load generator SCHED_FIFO ({e}): spawns may be delayed by the load and FCTs inflated"
         );
+    }
+    if cfg.rt_priority.is_some()
+        && let Err(e) = lock_memory()
+    {
+        log::warn!("cannot lock the load generator's memory ({e}): page faults may delay spawns");
     }
 
     let mut pids: HashMap<libc::pid_t, usize> = HashMap::with_capacity(n);
