@@ -69,7 +69,7 @@ pub struct ArmCost {
     pub calls: u64,
     /// Mean ns per call of each repetition ([`mean_per_call_ns`]).
     pub per_rep_ns: Vec<f64>,
-    /// Mean over repetitions of the per-call mean, ns, and the 95 % CI half-width.
+    /// Mean over repetitions of the per-call mean, ns.
     pub mean_ns: f64,
     /// Half-width of `mean_ns`'s 95 % confidence interval (None below two repetitions).
     pub mean_ci95: Option<f64>,
