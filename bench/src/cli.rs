@@ -394,3 +394,112 @@ impl TraceArgs {
         }
     }
 }
+
+/// Every command example in the README parses: a renamed or removed flag, or a
+/// value clap would take for a flag, fails here rather than for a user.
+#[cfg(test)]
+mod readme_examples {
+    use clap::Parser;
+    use clap::error::ErrorKind;
+
+    use super::{Cli, Cmd};
+
+    /// The README's command examples, as argument vectors: every command
+    /// line of its fenced blocks, and every inline span that passes a flag.
+    /// A command is `scx_alps`, `alps-bench` or `scripts/ab` (which runs
+    /// `alps-bench ab --trace <shipped trace> [--scenario mixed] ARGS`), after
+    /// an optional `sudo` and `VAR=value` prefixes; `# ...` ends it.
+    fn examples() -> Vec<(String, Vec<String>)> {
+        let readme = include_str!("../../README.md");
+        let mut spans: Vec<(String, bool)> = Vec::new();
+        let mut fenced = false;
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                fenced = !fenced;
+            } else if fenced {
+                spans.push((line.to_string(), true));
+            } else {
+                spans.extend(line.split('`').skip(1).step_by(2).map(|s| (s.to_string(), false)));
+            }
+        }
+        let mut out = Vec::new();
+        for (text, in_block) in spans {
+            let Some(words) = shlex::split(&text) else { continue };
+            let mut words: Vec<String> = words.into_iter().take_while(|w| !w.starts_with('#')).collect();
+            while words
+                .first()
+                .is_some_and(|w| w == "sudo" || (w.contains('=') && !w.starts_with('-')))
+            {
+                words.remove(0);
+            }
+            let Some(cmd) = words.first() else { continue };
+            if !matches!(cmd.as_str(), "scx_alps" | "alps-bench" | "scripts/ab") {
+                continue;
+            }
+            if !in_block && !words.iter().any(|w| w.starts_with('-')) {
+                continue; // a mention of the command, not an example
+            }
+            out.push((text, words));
+        }
+        out
+    }
+
+    /// `[--x]` marks an optional part: both forms must parse.
+    fn variants(words: &[String]) -> Vec<Vec<String>> {
+        let without: Vec<String> = words.iter().filter(|w| !w.starts_with('[')).cloned().collect();
+        let with: Vec<String> = words.iter().map(|w| w.trim_matches(['[', ']']).to_string()).collect();
+        if with == without {
+            vec![with]
+        } else {
+            vec![with, without]
+        }
+    }
+
+    #[test]
+    fn every_readme_example_parses() {
+        let ex = examples();
+        let kinds = |c: &str| ex.iter().filter(|(_, w)| w[0] == c).count();
+        assert!(kinds("scx_alps") >= 5 && kinds("scripts/ab") >= 2, "{ex:?}");
+        for (text, words) in &ex {
+            for w in variants(words) {
+                let r = match w[0].as_str() {
+                    "scx_alps" => scx_alps::opts::Opts::try_parse_from(&w).map(|_| ()),
+                    "alps-bench" => Cli::try_parse_from(&w).map(|_| ()),
+                    _ => {
+                        let mut args = vec![
+                            "alps-bench".into(),
+                            "ab".into(),
+                            "--trace".into(),
+                            "data/traces/study_workload.txt".into(),
+                        ];
+                        if !w.iter().any(|a| a.starts_with("--scenario")) {
+                            args.extend(["--scenario".into(), "mixed".into()]);
+                        }
+                        args.extend(w[1..].iter().cloned());
+                        Cli::try_parse_from(&args).map(|_| ())
+                    }
+                };
+                match r {
+                    Ok(()) => {}
+                    Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {}
+                    Err(e) => panic!("README example `{text}` does not parse:\n{e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_flag_string_may_start_with_a_dash() {
+        let cli = Cli::try_parse_from([
+            "alps-bench",
+            "ab",
+            "--trace",
+            "t.txt",
+            "--alps-flags",
+            "--learn-interval-ms 500",
+        ])
+        .unwrap();
+        let Cmd::Ab(ab) = cli.cmd else { panic!("not ab") };
+        assert_eq!(ab.alps_flags, "--learn-interval-ms 500");
+    }
+}

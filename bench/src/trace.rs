@@ -524,10 +524,28 @@ pub fn read(path: &Path, format: Option<Format>, seed: u64) -> Result<(Format, V
 mod tests {
     use super::*;
 
-    fn shared(rel: &str) -> PathBuf {
+    /// A trace shipped in the repository's data/traces.
+    fn shipped(rel: &str) -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/data/traces")
+            .join("../data/traces")
             .join(rel)
+    }
+
+    /// A trace the project may not ship (ALPS's, SFS's: no license stated):
+    /// `$ALPS_TRACE_DIR/<rel>`, else the development checkout's
+    /// ../shared/data/traces. Tests using it are `#[ignore]`d; scripts/test
+    /// runs them with `--ignored` when the files are there.
+    fn unshipped(rel: &str) -> PathBuf {
+        let dir = std::env::var_os("ALPS_TRACE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/traces"));
+        let p = dir.join(rel);
+        assert!(
+            p.is_file(),
+            "{} is missing: set ALPS_TRACE_DIR (data/README.md)",
+            p.display()
+        );
+        p
     }
 
     fn tmp(name: &str, text: &str) -> PathBuf {
@@ -540,7 +558,7 @@ mod tests {
 
     #[test]
     fn study_trace_golden_values() {
-        let p = shared("study_workload.txt");
+        let p = shipped("study_workload.txt");
         let t = read_study(&p).unwrap();
         assert_eq!(t.len(), 11008);
         // First lines: "1 45 fib 30 5", "2 36 fib 1 1", "3 36 fib 116 1".
@@ -555,8 +573,9 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs ALPS's trace, which is not shipped (data/README.md)"]
     fn alps_trace_golden_values() {
-        let p = shared("alps_huawei.txt");
+        let p = unshipped("alps_huawei.txt");
         let t = read_alps(&p).unwrap();
         assert_eq!(t.len(), 15000);
         // "1 9 graphPagerank 20 5010", "2 100 graphBfs 26 5008", "3 28 fib 28 5006".
@@ -575,8 +594,9 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs SFS's trace, which is not shipped (data/README.md)"]
     fn sfs_trace_golden_values() {
-        let p = shared("sfs_test2.txt");
+        let p = unshipped("sfs_test2.txt");
         let t = read_sfs(&p).unwrap();
         assert_eq!(t.len(), 1000);
         // "fib1 fib.py 27 5 1" is the first arrival; the last start is 1925 ms.
@@ -588,8 +608,55 @@ mod tests {
     }
 
     #[test]
+    fn alps_format_on_a_written_sample() {
+        // Columns `id arg func iat_ms port`; the iat precedes the next entry.
+        let p = tmp(
+            "alps_sample.txt",
+            "1 12 graphBfs 40 5001\n2 25 fib 10 5002\n\n3 0.5 floatOperation 0 5003\n",
+        );
+        let t = read_alps(&p).unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            t[0].work,
+            Work::Named {
+                func: "graphBfs".into(),
+                arg: 12.0
+            }
+        );
+        assert_eq!((t[1].work.clone(), t[1].func.as_str()), (Work::Fib(25), "fib"));
+        let arrivals: Vec<f64> = t.iter().map(|e| e.arrival_ms).collect();
+        assert_eq!(arrivals, [0.0, 40.0, 50.0]);
+        assert_eq!((t[2].line, t[2].id.as_str()), (4, "3"));
+        assert_eq!(detect(&p).unwrap(), Format::Alps);
+    }
+
+    #[test]
+    fn sfs_format_on_a_written_sample() {
+        // Columns `name exec fibN start_ms id`; absolute starts, read out of order.
+        let p = tmp(
+            "sfs_sample.txt",
+            "fibA fib.py 30 120 7\nfibB fib.py 22 15 8\nfibC fib.py 25 15 9\n",
+        );
+        let t = read_sfs(&p).unwrap();
+        let got: Vec<(&str, f64, Work)> = t
+            .iter()
+            .map(|e| (e.id.as_str(), e.arrival_ms, e.work.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("8", 15.0, Work::Fib(22)),
+                ("9", 15.0, Work::Fib(25)),
+                ("7", 120.0, Work::Fib(30))
+            ]
+        );
+        assert!(t.iter().all(|e| e.func == "fib"));
+        assert_eq!(detect(&p).unwrap(), Format::Sfs);
+    }
+
+    #[test]
     fn azure2021_golden_values() {
-        let p = shared("azure2021/Azure2021_30.csv");
+        let p = shipped("azure2021/Azure2021_30.csv");
         let t = read_azure2021(&p).unwrap();
         // 30 lines: the header and 29 invocations.
         assert_eq!(t.len(), 29);
@@ -603,7 +670,7 @@ mod tests {
 
     #[test]
     fn azure2019_follows_counts_and_percentiles_and_is_seeded() {
-        let dir = shared("azure2019");
+        let dir = shipped("azure2019");
         let a = read_azure2019(&dir, 7).unwrap();
         let b = read_azure2019(&dir.join("invocations.csv"), 7).unwrap();
         let c = read_azure2019(&dir, 8).unwrap();

@@ -8,7 +8,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-trace="${ALPS_TRACE:-$root/../shared/data/traces/study_workload.txt}"
+trace="${ALPS_TRACE:-$root/data/traces/study_workload.txt}"
 dir="$out/ab"
 rm -rf "$dir"
 if "$bin/alps-bench" ab --vm never --trace "$trace" --scenario mixed --limit 36 --repeats 1 \

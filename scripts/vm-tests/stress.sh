@@ -259,7 +259,7 @@ fi
 # 9. Soak with the mixed trace: RSS and map occupancy stay flat.
 if want 9 && [ "$SOAK" -gt 0 ]; then
   name="stress-9 soak ${SOAK}s"
-  trace="${ALPS_TRACE:-$root/../shared/data/traces/study_workload.txt}"
+  trace="${ALPS_TRACE:-$root/data/traces/study_workload.txt}"
   start_alps "$out/s9.log" "$out/s9.jsonl" --learn-interval-ms 1000 || fail "$name: no attach"
   "$bin/alps-bench" plan --trace "$trace" --scenario mixed --limit 200 --out "$out/s9-plan.json" >/dev/null
   end=$((SECONDS + SOAK)); rounds=0; samples=()
