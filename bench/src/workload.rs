@@ -34,9 +34,27 @@ pub fn fib_calls(n: u32) -> u64 {
     a.saturating_mul(2).saturating_sub(1)
 }
 
-/// Modelled CPU demand of `fib(n)`, ns (unscaled).
+/// Modelled CPU demand of `fib(n)`, ns (unscaled): the I/O study's C++ fib.
 pub fn fib_cpu_ns(n: u32) -> f64 {
     fib_calls(n) as f64 * FIB_NS_PER_CALL
+}
+
+/// Cost of one call of Python's recursive fib, ns, and the fixed cost of an
+/// invocation of it, ns: a fit of the ALPS and SFS papers' calibration of
+/// their `fib.py` (fib(20) ≈ 13 ms, fib(30) ≈ 220 ms, fib(36) ≈ 3.7 s; the
+/// fit gives 13.7 ms, 217 ms and 3.68 s).
+pub const PY_FIB_NS_PER_CALL: f64 = 76.0;
+/// See [`PY_FIB_NS_PER_CALL`].
+pub const PY_FIB_FIXED_NS: f64 = 12.0 * MS;
+
+/// Modelled CPU demand of `fib(n)` in the runtime of `format`'s functions,
+/// ns (unscaled): the ALPS and SFS traces name Python functions (SFS's
+/// `fib.py`), the study's trace its C++ `fib_alps`.
+pub fn fib_cpu_ns_for(format: Format, n: u32) -> f64 {
+    match format {
+        Format::Alps | Format::Sfs => PY_FIB_FIXED_NS + fib_calls(n) as f64 * PY_FIB_NS_PER_CALL,
+        Format::Study | Format::Azure2019 | Format::Azure2021 => fib_cpu_ns(n),
+    }
 }
 
 /// Modelled CPU demand, ns, of the ALPS trace's non-fib functions for
@@ -349,9 +367,9 @@ fn io_phases(n: u32, burst_ms: f64, base: f64, ws: f64, ts: f64) -> Vec<Phase> {
     vec![cpu(burst_ms * MS * ws), sleep(sleep_ms * MS * ts), cpu(MS * ws)]
 }
 
-fn cpu_demand_ns(work: &Work) -> f64 {
+fn cpu_demand_ns(format: Format, work: &Work) -> f64 {
     match work {
-        Work::Fib(n) => fib_cpu_ns(*n),
+        Work::Fib(n) => fib_cpu_ns_for(format, *n),
         Work::Named { func, arg } => named_cpu_ns(func, *arg),
         Work::DurationMs(ms) => ms * MS,
     }
@@ -395,7 +413,7 @@ pub fn build_plan(trace: &str, format: Format, entries: &[TraceEntry], cfg: &Pla
         let (kind, phases, class) = match cfg.scenario {
             Scenario::Cpu => (
                 Kind::Cpu,
-                vec![cpu(cpu_demand_ns(&e.work) * ws)],
+                vec![cpu(cpu_demand_ns(format, &e.work) * ws)],
                 e.class.map_or_else(|| e.func.clone(), |c| c.to_string()),
             ),
             Scenario::Mixed | Scenario::Io => {
@@ -416,7 +434,7 @@ pub fn build_plan(trace: &str, format: Format, entries: &[TraceEntry], cfg: &Pla
                     };
                     (Kind::Io, io_phases(n, burst, base, ws, ts), c.to_string())
                 } else {
-                    (Kind::Cpu, vec![cpu(fib_cpu_ns(n) * ws)], c.to_string())
+                    (Kind::Cpu, vec![cpu(fib_cpu_ns_for(format, n) * ws)], c.to_string())
                 }
             }
         };
@@ -481,6 +499,15 @@ mod tests {
         // Each step costs about phi more.
         let r = fib_cpu_ns(41) / fib_cpu_ns(40);
         assert!((r - 1.618).abs() < 0.001, "{r}");
+        // Python's fib for the ALPS and SFS traces, against their papers'
+        // calibration within 6 %: fib(20) 13 ms, fib(30) 220 ms, fib(36) 3.7 s.
+        for (n, ms) in [(20, 13.0), (30, 220.0), (36, 3700.0)] {
+            for f in [Format::Sfs, Format::Alps] {
+                let got = fib_cpu_ns_for(f, n) / MS;
+                assert!((got / ms - 1.0).abs() < 0.06, "fib({n}) {got} ms");
+            }
+        }
+        assert_eq!(fib_cpu_ns_for(Format::Study, 39), fib_cpu_ns(39));
     }
 
     #[test]
