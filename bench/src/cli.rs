@@ -406,31 +406,54 @@ mod readme_examples {
 
     /// The README's command examples, as argument vectors: every command
     /// line of its fenced blocks, and every inline span that passes a flag.
-    /// A command is `scx_alps`, `alps-bench` or `scripts/ab` (which runs
+    /// A command is `scx_alps`, `alps-bench` (either possibly as
+    /// `target/release/...`) or `scripts/ab` (which runs
     /// `alps-bench ab --trace <shipped trace> [--scenario mixed] ARGS`), after
     /// an optional `sudo` and `VAR=value` prefixes; `# ...` ends it.
     fn examples() -> Vec<(String, Vec<String>)> {
         let readme = include_str!("../../README.md");
         let mut spans: Vec<(String, bool)> = Vec::new();
         let mut fenced = false;
+        let mut continued = String::new();
         for line in readme.lines() {
             if line.starts_with("```") {
                 fenced = !fenced;
             } else if fenced {
-                spans.push((line.to_string(), true));
+                // A trailing `\` continues the command on the next line.
+                match line.strip_suffix('\\') {
+                    Some(head) => continued.push_str(head),
+                    None => spans.push((std::mem::take(&mut continued) + line, true)),
+                }
             } else {
                 spans.extend(line.split('`').skip(1).step_by(2).map(|s| (s.to_string(), false)));
             }
         }
         let mut out = Vec::new();
         for (text, in_block) in spans {
-            let Some(words) = shlex::split(&text) else { continue };
+            let starts_a_command = [
+                "scx_alps",
+                "sudo scx_alps",
+                "alps-bench",
+                "scripts/ab",
+                "target/release/",
+            ]
+            .iter()
+            .any(|c| text.trim_start().starts_with(c));
+            let Some(words) = shlex::split(&text) else {
+                assert!(!starts_a_command, "README example `{text}` does not split into words");
+                continue;
+            };
             let mut words: Vec<String> = words.into_iter().take_while(|w| !w.starts_with('#')).collect();
             while words
                 .first()
                 .is_some_and(|w| w == "sudo" || (w.contains('=') && !w.starts_with('-')))
             {
                 words.remove(0);
+            }
+            if let Some(w) = words.first_mut() {
+                if let Some(bin) = w.strip_prefix("target/release/") {
+                    *w = bin.to_string();
+                }
             }
             let Some(cmd) = words.first() else { continue };
             if !matches!(cmd.as_str(), "scx_alps" | "alps-bench" | "scripts/ab") {
@@ -459,7 +482,10 @@ mod readme_examples {
     fn every_readme_example_parses() {
         let ex = examples();
         let kinds = |c: &str| ex.iter().filter(|(_, w)| w[0] == c).count();
-        assert!(kinds("scx_alps") >= 5 && kinds("scripts/ab") >= 2, "{ex:?}");
+        assert!(
+            kinds("scx_alps") >= 5 && kinds("scripts/ab") >= 2 && kinds("alps-bench") >= 1,
+            "{ex:?}"
+        );
         for (text, words) in &ex {
             for w in variants(words) {
                 let r = match w[0].as_str() {

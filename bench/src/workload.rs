@@ -511,6 +511,19 @@ mod tests {
     }
 
     #[test]
+    fn plans_cost_fib_in_the_trace_runtime() {
+        let e = [entry(None, 20, 0.0)];
+        for (f, want) in [
+            (Format::Sfs, fib_cpu_ns_for(Format::Sfs, 20)),
+            (Format::Study, fib_cpu_ns(20)),
+        ] {
+            let p = build_plan("t", f, &e, &cfg(Scenario::Cpu, 1.0, 1.0), 1).unwrap();
+            assert_eq!(p.invocations[0].cpu_ns(), want as u64, "{f}");
+        }
+        assert!(fib_cpu_ns_for(Format::Sfs, 20) > 100.0 * fib_cpu_ns(20));
+    }
+
+    #[test]
     fn mixed_scenario_follows_the_study() {
         let e = [
             entry(Some(1), 36, 0.0),
