@@ -450,10 +450,10 @@ mod readme_examples {
             {
                 words.remove(0);
             }
-            if let Some(w) = words.first_mut() {
-                if let Some(bin) = w.strip_prefix("target/release/") {
-                    *w = bin.to_string();
-                }
+            if let Some(w) = words.first_mut()
+                && let Some(bin) = w.strip_prefix("target/release/")
+            {
+                *w = bin.to_string();
             }
             let Some(cmd) = words.first() else { continue };
             if !matches!(cmd.as_str(), "scx_alps" | "alps-bench" | "scripts/ab") {
