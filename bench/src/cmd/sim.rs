@@ -5,7 +5,7 @@ use std::time::Instant;
 use alps_bench::report::{self, ArmRun, RunMeta, Summary};
 use alps_bench::sim::{self, SimConfig};
 use alps_bench::workload::{Plan, Scenario};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use log::info;
 use scx_alps::learner::PolicyKind;
 
@@ -29,6 +29,32 @@ pub fn check(m: &SimModelArgs) -> Result<()> {
     Ok(())
 }
 
+/// `base` with the flags that `over` names replaced by `over`'s: the alps-io
+/// model's `--alps-io-flags` win over the shared `--alps-flags` (as one more
+/// `--learn-interval-ms` must, where clap would refuse a repeated flag).
+/// Errors on unbalanced quotes.
+fn overridden(base: &str, over: &str) -> Result<String> {
+    let split = |s: &str| shlex::split(s).with_context(|| format!("scx_alps flags {s:?}: unbalanced quotes"));
+    let (base, over) = (split(base)?, split(over)?);
+    let name = |w: &str| w.split('=').next().unwrap_or(w).to_string();
+    let named: std::collections::HashSet<String> =
+        over.iter().filter(|w| w.starts_with("--")).map(|w| name(w)).collect();
+    let mut kept = Vec::new();
+    let mut words = base.into_iter().peekable();
+    while let Some(w) = words.next() {
+        if w.starts_with("--") && named.contains(&name(&w)) {
+            // Its value goes with it, unless given as --flag=value.
+            if !w.contains('=') && words.peek().is_some_and(|v| !v.starts_with('-')) {
+                words.next();
+            }
+            continue;
+        }
+        kept.push(w);
+    }
+    kept.extend(over);
+    Ok(shlex::try_join(kept.iter().map(String::as_str))?)
+}
+
 /// Simulates every arm of `m` (trained arms too when `warm` is given) on
 /// `plan` and summarises them; `alps_flags` go to both scx_alps models.
 pub fn simulate(
@@ -38,7 +64,8 @@ pub fn simulate(
     warm: Option<&Plan>,
 ) -> Result<(Vec<ArmRun>, Summary)> {
     let alps = sim::AlpsModel::from_flags(PolicyKind::Alps, alps_flags, m.cpus)?;
-    let alps_io = sim::AlpsModel::from_flags(PolicyKind::AlpsIo, &format!("{alps_flags} {}", m.alps_io_flags), m.cpus)?;
+    let io_flags = overridden(alps_flags, &m.alps_io_flags)?;
+    let alps_io = sim::AlpsModel::from_flags(PolicyKind::AlpsIo, &io_flags, m.cpus)?;
     let base = SimConfig {
         cpus: m.cpus,
         cs_cost_ns: (m.cs_cost_us * 1000.0) as u64,
@@ -154,4 +181,23 @@ pub fn speed(a: SimSpeedArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::overridden;
+
+    #[test]
+    fn alps_io_flags_replace_the_shared_ones_they_name() {
+        assert_eq!(
+            overridden("--learn-interval-ms 1000 --window 32", "--learn-interval-ms 100").unwrap(),
+            "--window 32 --learn-interval-ms 100"
+        );
+        assert_eq!(
+            overridden("--learn-interval-ms=1000 --no-io-signals", "--learn-interval-ms 5").unwrap(),
+            "--no-io-signals --learn-interval-ms 5"
+        );
+        assert_eq!(overridden("--window 32", "").unwrap(), "--window 32");
+        assert!(overridden("--window '32", "").is_err());
+    }
 }
