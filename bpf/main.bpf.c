@@ -95,14 +95,15 @@ struct task_ctx {
 	u64 tag_gen;		  /* tag_gen at that lookup */
 	char comm[ALPS_COMM_LEN]; /* comm the function was looked up for */
 	u32 func_id;
-	u32 level;	 /* level at the last enqueue or stint */
-	u64 inv_start;	 /* start of the invocation: task creation */
-	u64 recent_ns;	 /* host work: recent CPU (weighted), fading while asleep */
-	u64 burst_ns;	 /* CPU since the last wake-up (or creation) */
-	u64 runnable_at; /* start of the current runnable wait, 0 if none */
-	u64 running_at;	 /* start of the current stint on a CPU */
-	u64 sleep_at;	 /* start of the current sleep, 0 if none */
-	u64 cpu_ns;	 /* CPU in this invocation */
+	u32 level;	    /* level at the last enqueue or stint */
+	u32 progress_level; /* level of the last progress record (0: none) */
+	u64 inv_start;	    /* start of the invocation: task creation */
+	u64 recent_ns;	    /* host work: recent CPU (weighted), fading while asleep */
+	u64 burst_ns;	    /* CPU since the last wake-up (or creation) */
+	u64 runnable_at;    /* start of the current runnable wait, 0 if none */
+	u64 running_at;	    /* start of the current stint on a CPU */
+	u64 sleep_at;	    /* start of the current sleep, 0 if none */
+	u64 cpu_ns;	    /* CPU in this invocation */
 	u64 wait_ns;
 	u64 blocked_ns;
 	u64 nvcsw;
@@ -771,6 +772,41 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 	}
 }
 
+/*
+ * A progress record (end_ns 0) when the running invocation of a function
+ * entered a new level of attained CPU (policy.h, alps_progress_level()):
+ * the learner's censored sample of a size not known yet.
+ */
+static void send_progress(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct alps_stats *st;
+	struct alps_inv_rec *rec;
+	u32 level = alps_progress_level(tctx->cpu_ns, tctx->progress_level);
+
+	/* The exit record went first (the task's last stint ends after it). */
+	if (!level || tctx->reported)
+		return;
+	tctx->progress_level = level;
+	st = lookup_stats();
+	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		if (st)
+			st->nr_rb_drops++;
+		return;
+	}
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->func_id = tctx->func_id;
+	rec->pid = p->pid;
+	rec->tgid = p->tgid;
+	rec->level = tctx->level;
+	rec->cgid = tctx->cgid;
+	rec->start_ns = p->start_time;
+	rec->cpu_ns = tctx->cpu_ns;
+	bpf_ringbuf_submit(rec, 0);
+	if (st)
+		st->nr_progress++;
+}
+
 void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = lookup_task_ctx(p);
@@ -791,6 +827,8 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 		tctx->recent_ns += scale_by_task_weight_inverse(p, delta);
 	tctx->running_at = 0;
 	tctx->guarded = false;
+	if (is_func(tctx))
+		send_progress(p, tctx);
 
 	if (runnable) {
 		tctx->nivcsw++;

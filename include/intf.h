@@ -38,6 +38,13 @@ enum alps_consts {
 	 * function may preempt it (policy.h, alps_wake_quantum()), us.
 	 */
 	ALPS_DFL_HOST_QUANTUM_US = 3000,
+	/*
+	 * Progress records (policy.h, alps_progress_level()): an invocation
+	 * still running reports its attained CPU each time it enters a new
+	 * level at or above this many ns, so the learner sees the sizes that
+	 * have not completed yet (a lower bound each) besides the completed.
+	 */
+	ALPS_PROGRESS_MIN_NS = 2000000,
 	/* Steps of a function's learned level schedule (struct alps_func_policy). */
 	ALPS_SCHED_STEPS = 12,
 	/* Size of the func_policy array: function ids are 1..ALPS_MAX_FUNCS-1. */
@@ -78,6 +85,9 @@ enum alps_tag_mode {
 /*
  * One finished invocation: the lifetime of one task, sent to user space over
  * the `events` ring buffer when the task exits. Times are in ns (CLOCK_MONOTONIC).
+ * A record with end_ns 0 is a progress record of an invocation still running
+ * (ALPS_PROGRESS_MIN_NS): func_id, pid, tgid, level, cgid, start_ns and
+ * cpu_ns (attained so far) are set, the rest is 0.
  */
 struct alps_inv_rec {
 	u32 func_id; /* function at exit time, ALPS_FUNC_UNKNOWN if none */
@@ -137,6 +147,7 @@ struct alps_stats {
 	u64 nr_throttled;     /* wake-up preemptions held back by the minimum quantum */
 	u64 nr_tick_preempts; /* running tasks cut short at a tick (better rank or guard) */
 	u64 nr_records;	      /* invocation records sent */
+	u64 nr_progress;      /* progress records sent (invocations still running) */
 	u64 nr_rb_drops;      /* invocation records dropped: ring buffer full */
 	u64 nr_task_inits;    /* tasks given a task_ctx (init_task) */
 	u64 nr_task_exits;    /* tasks that left scx_alps (exit_task) */

@@ -110,6 +110,27 @@ ALPS_INLINE u32 alps_task_level(const struct alps_func_policy *pol, u64 attained
 }
 
 /*
+ * Progress record rule. Under overload the completed invocations are the
+ * short ones: the long ones are still waiting, so a learner fed with
+ * completions alone learns a function shorter than it is, and learns its
+ * long sizes only when the backlog drains. An invocation of a function
+ * therefore reports its attained CPU whenever it enters a level it has not
+ * reported (@reported, 0 = none), from ALPS_PROGRESS_MIN_NS on: a censored
+ * sample (the size is at least this) for the learner's estimate
+ * (src/learner/sizes.rs), at most one record per half octave of CPU.
+ * Returns the level to report, or 0 when no record is due.
+ */
+ALPS_INLINE u32 alps_progress_level(u64 attained_ns, u32 reported)
+{
+	u32 level;
+
+	if (attained_ns < ALPS_PROGRESS_MIN_NS)
+		return 0;
+	level = alps_size_level(attained_ns);
+	return level > reported ? level : 0;
+}
+
+/*
  * The prior's evidence rule. The prior (the schedule of functions not
  * learned yet, entry ALPS_FUNC_UNKNOWN) is the size distribution of the
  * learned functions; its last step, a constant rank below every learned

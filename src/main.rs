@@ -130,6 +130,8 @@ struct Scheduler<'a> {
     cpu_util: CpuUtil,
     attached_at: Instant,
     records: u64,
+    /// Progress records received (invocations still running).
+    progress: u64,
     push_last_ns: u64,
 }
 
@@ -261,6 +263,7 @@ impl<'a> Scheduler<'a> {
             cpu_util: CpuUtil::new(),
             attached_at: Instant::now(),
             records: 0,
+            progress: 0,
             push_last_ns: 0,
         })
     }
@@ -303,6 +306,13 @@ impl<'a> Scheduler<'a> {
         let recs: Vec<alps_inv_rec> = std::mem::take(&mut *self.inbox.borrow_mut());
         let mut new_comm = false;
         for rec in recs {
+            if rec.end_ns == 0 {
+                self.progress += 1;
+                self.known
+                    .learner
+                    .observe_progress(rec.func_id, rec.start_ns, rec.cpu_ns);
+                continue;
+            }
             self.records += 1;
             let mut func_id = rec.func_id;
             if func_id == 0 {
@@ -461,6 +471,7 @@ impl<'a> Scheduler<'a> {
             policy: self.settings.learner.kind.to_string(),
             uptime_s: self.attached_at.elapsed().as_secs_f64(),
             nr_records: self.records,
+            nr_progress: self.progress,
             invocations_per_s: 0.0,
             nr_rb_drops: s.nr_rb_drops,
             nr_direct: s.nr_direct,

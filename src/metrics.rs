@@ -79,6 +79,8 @@ pub struct Metrics {
     pub uptime_s: f64,
     #[stat(desc = "Invocation records received since attach")]
     pub nr_records: u64,
+    #[stat(desc = "Progress records of invocations still running received since attach (censored sizes for alps-io)")]
+    pub nr_progress: u64,
     #[stat(desc = "Invocations finished per second over the last interval")]
     pub invocations_per_s: f64,
     #[stat(desc = "Invocation records dropped because the ring buffer was full")]
@@ -151,12 +153,13 @@ impl Metrics {
     pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
         writeln!(
             w,
-            "[scx_alps {}] up {:.1}s | invocations {} ({:.1}/s) drops {} | direct {} kept {} host {} mispredicted {} | \
+            "[scx_alps {}] up {:.1}s | invocations {} ({:.1}/s) progress {} drops {} | direct {} kept {} host {} mispredicted {} | \
              preempt kicks {} throttled {} tick {} | guard {} (served {}) max wait {:.1}ms by {}",
             self.policy,
             self.uptime_s,
             self.nr_records,
             self.invocations_per_s,
+            self.nr_progress,
             self.nr_rb_drops,
             self.nr_direct,
             self.nr_kept,

@@ -48,6 +48,7 @@ unsafe extern "C" {
     fn alps_host_guard_threshold(bound_ns: u64) -> u64;
     fn alps_host_guard_interval(bound_ns: u64) -> u64;
     fn alps_host_is_starving(waited_ns: u64, threshold_ns: u64) -> bool;
+    fn alps_host_progress_level(attained_ns: u64, reported: u32) -> u32;
 }
 
 /// Number of queue levels (DSQs).
@@ -218,6 +219,14 @@ pub fn is_starving(waited_ns: u64, threshold_ns: u64) -> bool {
     unsafe { alps_host_is_starving(waited_ns, threshold_ns) }
 }
 
+/// The level an invocation that has attained `attained_ns` of CPU reports
+/// in a progress record, given the last level it reported (`reported`, 0 =
+/// none); 0 when no record is due (policy.h, `alps_progress_level()`).
+pub fn progress_level(attained_ns: u64, reported: u32) -> u32 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_progress_level(attained_ns, reported) }
+}
+
 /// The func_policy map value of a learned function: its level schedule
 /// (at most [`SCHED_STEPS`] steps; the learner never makes more), flags and
 /// slice.
@@ -252,6 +261,17 @@ mod tests {
             steps: steps.to_vec(),
             ..FuncPolicy::default()
         })
+    }
+
+    #[test]
+    fn progress_is_reported_once_per_new_level_from_the_minimum() {
+        let min = crate::bpf_intf::alps_consts_ALPS_PROGRESS_MIN_NS as u64;
+        assert_eq!(progress_level(min - 1, 0), 0);
+        let l = progress_level(min, 0);
+        assert_eq!(l, size_level(min));
+        assert_eq!(progress_level(min + 1, l), 0, "same level: no record");
+        assert_eq!(progress_level(2 * min, l), size_level(2 * min));
+        assert!(size_level(2 * min) > l);
     }
 
     #[test]

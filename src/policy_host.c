@@ -106,3 +106,8 @@ u32 alps_host_vtime_level(u64 vtime)
 {
 	return alps_vtime_level(vtime);
 }
+
+u32 alps_host_progress_level(u64 attained_ns, u32 reported)
+{
+	return alps_progress_level(attained_ns, reported);
+}

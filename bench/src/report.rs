@@ -590,10 +590,11 @@ pub fn markdown(s: &Summary) -> String {
                 )
             };
             o += &format!(
-                "- {} ({}): invocations {}, preempt kicks {}, throttled {}, guard {}, mispredicted {}, max wait {:.1} ms{real}\n",
+                "- {} ({}): invocations {}, progress records {}, preempt kicks {}, throttled {}, guard {}, mispredicted {}, max wait {:.1} ms{real}\n",
                 a.arm,
                 a.ops.join(","),
                 m.nr_records,
+                m.nr_progress,
                 m.nr_preempt_kicks,
                 m.nr_throttled,
                 m.nr_guard,

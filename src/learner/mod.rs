@@ -67,7 +67,15 @@ pub struct Learner {
     total_cost_ns: u64,
     max_cost_ns: u64,
     news: bool,
+    /// alps-io: invocations still running, by start time (ns): (function,
+    /// CPU attained at their last progress record, ns).
+    running: BTreeMap<u64, (u32, u64)>,
 }
+
+/// Running invocations the learner tracks per function at most (the
+/// oldest are forgotten first): bounds the learner's memory when exit
+/// records are lost.
+pub const MAX_RUNNING_PER_FUNC: usize = 256;
 
 /// Least time between two learner updates that news asks for, ns (see
 /// [`Learner::has_news`]): a burst of first completions costs at most ten
@@ -123,6 +131,7 @@ impl Learner {
             total_cost_ns: 0,
             max_cost_ns: 0,
             news: false,
+            running: BTreeMap::new(),
         }
     }
 
@@ -134,6 +143,7 @@ impl Learner {
     /// Adds a finished invocation to the window and to its function's
     /// history. Invocations of unknown functions (func_id 0) are ignored.
     pub fn observe(&mut self, inv: Invocation) {
+        self.running.remove(&inv.start_ns);
         if inv.func_id == 0 {
             return;
         }
@@ -147,6 +157,35 @@ impl Learner {
         }
         h.push_back(inv);
         self.sizes.entry(inv.func_id).or_default().observe(inv.cpu_ns);
+    }
+
+    /// Records that the invocation of `func_id` started at `start_ns` is
+    /// still running after `attained_ns` of CPU (a progress record). Its
+    /// exit record ([`Self::observe`]) replaces it. Only alps-io uses it;
+    /// ALPS, as published, learns from completions.
+    pub fn observe_progress(&mut self, func_id: u32, start_ns: u64, attained_ns: u64) {
+        if func_id == 0 || self.cfg.kind != PolicyKind::AlpsIo {
+            return;
+        }
+        let e = self.running.entry(start_ns).or_insert((func_id, 0));
+        *e = (func_id, e.1.max(attained_ns));
+        let of_func: Vec<u64> = self
+            .running
+            .iter()
+            .filter(|(_, v)| v.0 == func_id)
+            .map(|(&k, _)| k)
+            .collect();
+        if of_func.len() > MAX_RUNNING_PER_FUNC {
+            for k in &of_func[..of_func.len() - MAX_RUNNING_PER_FUNC] {
+                self.running.remove(k);
+            }
+        }
+    }
+
+    /// Invocations tracked as still running (progress records not yet
+    /// followed by an exit record).
+    pub fn nr_running(&self) -> usize {
+        self.running.len()
     }
 
     /// alps-io: whether a function finished its first invocation since the
@@ -180,22 +219,21 @@ impl Learner {
     pub fn update(&mut self, util_pct: f64) -> Vec<FuncPolicy> {
         let t0 = Instant::now();
         self.news = false;
-        let mut table = match self.cfg.kind {
+        let table = match self.cfg.kind {
             PolicyKind::Alps => train::train_alps(&self.cfg, self.window.as_slice(), util_pct, &self.prev_slice_ns),
             PolicyKind::AlpsIo => {
-                let empty = SizeHistogram::default();
+                let estimates = self.estimates();
                 let funcs = self
                     .history
                     .iter()
-                    .map(|(&f, h)| (f, h, self.sizes.get(&f).unwrap_or(&empty)));
-                train::train_alps_io(&self.cfg, funcs)
+                    .map(|(&f, h)| (f, h, estimates.get(&f).cloned().unwrap_or_default()));
+                let mut table = train::train_alps_io(&self.cfg, funcs);
+                let learned = table.iter().filter_map(|f| estimates.get(&f.func_id).cloned());
+                let prior = train::train_prior(self.window.as_slice(), &table, learned);
+                table.extend(prior);
+                table
             }
         };
-        if self.cfg.kind == PolicyKind::AlpsIo {
-            let learned = table.iter().filter_map(|f| self.sizes.get(&f.func_id));
-            let prior = train::train_prior(self.window.as_slice(), &table, learned);
-            table.extend(prior);
-        }
         for f in &table {
             self.prev_slice_ns.insert(f.func_id, f.slice_ns);
         }
@@ -205,6 +243,19 @@ impl Learner {
         self.total_cost_ns += cost;
         self.max_cost_ns = self.max_cost_ns.max(cost);
         table
+    }
+
+    /// Each function's size distribution: its completions and its running
+    /// invocations ([`SizeHistogram::estimate`]).
+    fn estimates(&self) -> BTreeMap<u32, Vec<(u64, u32)>> {
+        let mut censored: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+        for &(f, a) in self.running.values() {
+            censored.entry(f).or_default().push(a);
+        }
+        self.sizes
+            .iter()
+            .map(|(&f, h)| (f, h.estimate(censored.get(&f).map_or(&[][..], |v| v.as_slice()))))
+            .collect()
     }
 
     /// Cost of the updates so far.
@@ -441,5 +492,45 @@ mod tests {
         bad.version = 99;
         let err = fresh.restore(&bad, |_| Ok(1)).unwrap_err().to_string();
         assert!(err.contains("version 99"), "{err}");
+    }
+
+    #[test]
+    fn running_invocations_are_learned_until_they_exit() {
+        let cfg = LearnerConfig {
+            kind: PolicyKind::AlpsIo,
+            ..LearnerConfig::default()
+        };
+        let mut l = Learner::new(cfg.clone());
+        for i in 0..20 {
+            l.observe(inv(1, i * 20, 10));
+        }
+        let before = l.update(50.0);
+        let f1 = |t: &[FuncPolicy]| t.iter().find(|f| f.func_id == 1).unwrap().size_max_ns;
+        assert_eq!(f1(&before), 10 * 1_000_000);
+        // Overload: invocations of 1 s run and have not completed.
+        for k in 0..5 {
+            l.observe_progress(1, 1_000 + k, 400 * 1_000_000);
+        }
+        assert_eq!(l.nr_running(), 5);
+        let during = l.update(50.0);
+        assert_eq!(f1(&during), 800 * 1_000_000, "{during:?}");
+        // The exit record replaces the progress record.
+        for k in 0..5 {
+            l.observe(Invocation {
+                start_ns: 1_000 + k,
+                ..inv(1, 0, 1000)
+            });
+        }
+        assert_eq!(l.nr_running(), 0);
+        assert_eq!(f1(&l.update(50.0)), 1000 * 1_000_000);
+        // Bounded per function; ignored for ALPS and for unknown work.
+        for k in 0..(MAX_RUNNING_PER_FUNC as u64 + 10) {
+            l.observe_progress(2, 5_000 + k, 3 * 1_000_000);
+        }
+        l.observe_progress(0, 1, 3 * 1_000_000);
+        assert_eq!(l.nr_running(), MAX_RUNNING_PER_FUNC);
+        let mut a = Learner::new(LearnerConfig::default());
+        a.observe_progress(1, 1, 3 * 1_000_000);
+        assert_eq!(a.nr_running(), 0);
     }
 }

@@ -9,6 +9,16 @@
 //! [`SIZE_DECAY`]: a size fades with the completions that follow it instead
 //! of vanishing after N of them (a size last seen 100 completions ago keeps
 //! 13 % of a sample's weight, 300 ago 0.2 %).
+//!
+//! Completions alone are still biased when the host is overloaded: the
+//! long invocations of the last seconds have not completed, they wait. So
+//! [`SizeHistogram::estimate`] also takes the invocations still running
+//! (progress records, policy.h `alps_progress_level()`) as censored samples,
+//! each a lower bound on its size, and combines both by the product-limit
+//! (Kaplan-Meier) estimator (Kaplan & Meier, "Nonparametric estimation from
+//! incomplete observations", JASA 53, 1958). Censoring by attained CPU is
+//! independent of the remaining size as the estimator requires: no
+//! scheduler knows a task's remaining size.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +66,59 @@ impl SizeHistogram {
             .map(|&(v, w)| (v, (w * SAMPLE_UNIT as f64).round() as u32))
             .collect()
     }
+
+    /// The size distribution given the completed invocations (the bins) and
+    /// `censored_ns`, the attained CPU of invocations still running (each
+    /// weighs one fresh sample), as clusters like [`Self::clusters`] (the
+    /// same when nothing is censored). Product-limit estimate over the
+    /// levels: the probability of ending in level `b` is the survival to
+    /// `b` times the completed weight in `b` over the weight at risk there
+    /// (completed in `b` or above, censored in `b` or above). What survives
+    /// the last completed level (invocations running past every completed
+    /// size) is placed at twice the largest censored CPU: a size the
+    /// learner has not seen, of which it only knows a lower bound.
+    pub fn estimate(&self, censored_ns: &[u64]) -> Vec<(u64, u32)> {
+        if censored_ns.is_empty() {
+            return self.clusters();
+        }
+        let nr = NR_LEVELS as usize;
+        let mut cens = vec![0.0f64; nr];
+        for &c in censored_ns {
+            cens[size_level(c.max(1)) as usize] += 1.0;
+        }
+        let done = |b: usize| self.bins.get(b).map_or(0.0, |x| x.1);
+        let total = self.weight() + censored_ns.len() as f64;
+        // Weight at risk at level b: completed or censored at b or above.
+        let mut at_risk = vec![0.0f64; nr + 1];
+        for b in (0..nr).rev() {
+            at_risk[b] = at_risk[b + 1] + done(b) + cens[b];
+        }
+        let unit = SAMPLE_UNIT as f64;
+        let mut out = Vec::new();
+        let mut surv = 1.0f64;
+        for (b, &risk) in at_risk.iter().enumerate().take(nr) {
+            let d = done(b);
+            if d <= 0.0 || risk <= 0.0 {
+                continue;
+            }
+            let h = (d / risk).min(1.0);
+            let w = surv * h * total * unit;
+            surv *= 1.0 - h;
+            if w >= 1.0 {
+                out.push((self.bins[b].0, w.round() as u32));
+            }
+        }
+        let tail = surv * total * unit;
+        let longest = censored_ns.iter().copied().max().unwrap_or(0);
+        if tail >= 1.0 && longest > 0 {
+            let v = longest.saturating_mul(2).min(super::gittins::MAX_TARGET_NS);
+            match out.last_mut() {
+                Some(last) if last.0 >= v => last.1 = last.1.saturating_add(tail.round() as u32),
+                _ => out.push((v, tail.round() as u32)),
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -100,5 +163,55 @@ mod tests {
             )]
         );
         assert!(SizeHistogram::default().clusters().is_empty());
+    }
+
+    #[test]
+    fn running_invocations_count_as_censored_sizes() {
+        let mut h = SizeHistogram::default();
+        for _ in 0..9 {
+            h.observe(10 * MS);
+        }
+        // Nothing running: the completions as they are.
+        assert_eq!(h.estimate(&[]), h.clusters());
+        let w = h.weight();
+        // One invocation running at 300 ms of 10 seen: a tenth of the mass
+        // (weights decayed, hence the weight in the ratio) sits beyond every
+        // completed size, at twice its CPU so far.
+        let est = h.estimate(&[300 * MS]);
+        assert_eq!(est.len(), 2, "{est:?}");
+        assert_eq!(est[0].0, 10 * MS);
+        assert_eq!(est[1].0, 600 * MS);
+        let total = (est[0].1 + est[1].1) as f64;
+        assert!((est[1].1 as f64 / total - 1.0 / (w + 1.0)).abs() < 1e-3, "{est:?}");
+        // Running below the completed sizes says nothing new about them
+        // beyond its own bound: no mass moves past the largest size.
+        let below = h.estimate(&[3 * MS]);
+        assert_eq!(below.len(), 1);
+        assert_eq!(below[0].0, 10 * MS);
+    }
+
+    #[test]
+    fn the_product_limit_shifts_mass_past_the_censoring_point() {
+        // Completed: 2 of 10 ms, 1 of 100 ms (no decay: built by hand).
+        let h = SizeHistogram {
+            bins: {
+                let mut b = vec![(0, 0.0); NR_LEVELS as usize];
+                b[size_level(10 * MS) as usize] = (10 * MS, 2.0);
+                b[size_level(100 * MS) as usize] = (100 * MS, 1.0);
+                b
+            },
+        };
+        // Running: one at 50 ms. At 10 ms all four are at risk, two end:
+        // P(10 ms) = 1/2. At 100 ms only the completed one is (the running
+        // one is known only up to its own level): P(100 ms) = 1/2, nothing
+        // left for a tail.
+        let est = h.estimate(&[50 * MS]);
+        let total: u32 = est.iter().map(|c| c.1).sum();
+        assert_eq!(est.iter().map(|c| c.0).collect::<Vec<_>>(), vec![10 * MS, 100 * MS]);
+        assert!((est[0].1 as f64 / total as f64 - 0.5).abs() < 1e-3, "{est:?}");
+        // Against completions alone (1/3 at 100 ms): the running one adds
+        // to the long side.
+        let cl = h.clusters();
+        assert!(cl[1].1 as f64 / (cl[0].1 + cl[1].1) as f64 <= 0.34);
     }
 }

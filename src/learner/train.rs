@@ -37,7 +37,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::sizes::SizeHistogram;
 use super::srpt::{self, SimJob};
 use super::{Invocation, gittins};
 use crate::policy::{self, POL_IO_BOUND, SCHED_STEPS};
@@ -335,18 +334,19 @@ pub fn train_alps(
 }
 
 /// alps-io: trains one policy per function from its recent invocations
-/// (`history`, oldest first). Sorted by level, then function id.
+/// (`history`, oldest first; I/O signals, mean CPU) and its size
+/// distribution (`clusters`: (size ns, weight), increasing sizes, from
+/// [`super::SizeHistogram::estimate`]). Sorted by level, then function id.
 pub fn train_alps_io<'a>(
     cfg: &LearnerConfig,
-    funcs: impl Iterator<Item = (u32, &'a VecDeque<Invocation>, &'a SizeHistogram)>,
+    funcs: impl Iterator<Item = (u32, &'a VecDeque<Invocation>, Vec<(u64, u32)>)>,
 ) -> Vec<FuncPolicy> {
     let mut rows: Vec<FuncPolicy> = funcs
         .filter(|(_, h, _)| !h.is_empty())
-        .map(|(func_id, h, sizes)| {
+        .map(|(func_id, h, cl)| {
             let cpu: Vec<f64> = h.iter().map(|i| i.cpu_ns as f64).collect();
             let (blocked_frac, sleeps_per_inv, samples) = io_stats(h.iter());
             let io = cfg.io_signals && is_io_bound(blocked_frac, sleeps_per_inv);
-            let cl = sizes.clusters();
             FuncPolicy {
                 func_id,
                 size_max_ns: cl.last().map_or(0, |c| c.0),
@@ -368,18 +368,18 @@ pub fn train_alps_io<'a>(
 
 /// alps-io's policy of functions not learned yet (func id 0 in the table):
 /// the schedule of [`gittins::prior_steps`] over the [`gittins::mixture`]
-/// of the learned functions' size distributions (`sizes`, one per function
-/// of `learned`), below every function of `learned`; its I/O statistics are
+/// of the learned functions' size distributions (`sizes`, clusters as for
+/// [`train_alps_io`], one per function of `learned`), below every function of `learned`; its I/O statistics are
 /// those of the recent invocations of every function (`window`). Without it
 /// (ALPS) such functions are placed by attained service alone. None when no
 /// function has a size yet.
-pub fn train_prior<'a>(
+pub fn train_prior(
     window: &[Invocation],
     learned: &[FuncPolicy],
-    sizes: impl IntoIterator<Item = &'a SizeHistogram>,
+    sizes: impl IntoIterator<Item = Vec<(u64, u32)>>,
 ) -> Option<FuncPolicy> {
     let known_max = learned.iter().map(|f| f.size_max_ns).max().unwrap_or(0);
-    let mix = gittins::mixture(sizes.into_iter().map(|h| h.clusters()));
+    let mix = gittins::mixture(sizes);
     let steps = gittins::prior_steps(mix, known_max, SCHED_STEPS);
     let sizes: Vec<u64> = window.iter().map(|i| i.cpu_ns).collect();
     if steps.is_empty() {
@@ -406,6 +406,7 @@ pub fn train_prior<'a>(
 mod tests {
     use super::*;
 
+    use crate::learner::sizes::SizeHistogram;
     use crate::learner::testutil::{cpu_inv, io_inv};
 
     fn by_id(t: &[FuncPolicy], id: u32) -> &FuncPolicy {
@@ -423,7 +424,7 @@ mod tests {
             e.0.push_back(*i);
             e.1.observe(i.cpu_ns);
         }
-        train_alps_io(cfg, h.iter().map(|(&f, (q, s))| (f, q, s)))
+        train_alps_io(cfg, h.iter().map(|(&f, (q, s))| (f, q, s.estimate(&[]))))
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub(crate) struct Alps {
     busy_at_last_learn: u64,
     last_learn: u64,
     pub last_table: Vec<FuncPolicy>,
+    /// Task -> the level of its last progress record (BPF's task_ctx).
+    reported: Vec<u32>,
 }
 
 impl Alps {
@@ -61,6 +63,7 @@ impl Alps {
             busy_at_last_learn: 0,
             last_learn: 0,
             last_table: Vec::new(),
+            reported: Vec::new(),
         }
     }
 
@@ -263,6 +266,19 @@ impl Model for Alps {
 
     fn stopped(&mut self, w: &mut World, t: usize, _ran: u64) {
         w.tasks[t].guarded = false;
+        // BPF's ops.stopping(): the progress record of a function's task.
+        let task = &w.tasks[t];
+        if task.func != 0 {
+            if self.reported.len() <= t {
+                self.reported.resize(t + 1, 0);
+            }
+            let lvl = policy::progress_level(task.cpu, self.reported[t]);
+            if lvl > 0 {
+                self.reported[t] = lvl;
+                self.learner.observe_progress(task.func, task.arrival, task.cpu);
+                w.stats.progress += 1;
+            }
+        }
     }
 
     fn exited(&mut self, w: &mut World, t: usize) {
@@ -307,6 +323,7 @@ impl Model for Alps {
         self.last_learn = origin;
         self.busy_at_last_learn = 0;
         self.next_scan = origin;
+        self.reported.clear();
     }
 
     fn has_queued(&self) -> bool {

@@ -214,6 +214,8 @@ pub struct SimStats {
     pub throttled: u64,
     /// Enqueues of learned tasks past their schedule (scx_alps).
     pub demotions: u64,
+    /// Progress records of running invocations (alps-io's censored sizes).
+    pub progress: u64,
     /// Learner updates (scx_alps).
     pub learner_updates: u64,
     /// Mean wall-clock cost of a learner update, ns.
@@ -243,6 +245,7 @@ impl SimOutput {
             nr_throttled: st.throttled,
             nr_guard: st.guard_promotions,
             nr_demotions: st.demotions,
+            nr_progress: st.progress,
             max_wait_ms: st.max_wait_ns as f64 / 1e6,
             learner_updates: st.learner_updates,
             learner_mean_us: st.learner_mean_ns as f64 / 1e3,

@@ -259,6 +259,18 @@ fn alps_falls_back_to_attained_service_past_the_schedule() {
 }
 
 #[test]
+fn running_invocations_send_progress_records_once_per_level() {
+    // Two 300 ms invocations share one CPU at ticks: each stint's end may
+    // report, but only when it entered a new level from 2 ms on.
+    let p = Plan::from_jobs(&[("f", 0, cpu(300)), ("g", 0, cpu(300)), ("h", 0, cpu(1))]);
+    let out = simulate(&p, &alps_cfg(SimPolicy::AlpsIo)).unwrap();
+    let lv = |ms: u64| scx_alps::policy::size_level(ms * MS) as u64;
+    let per_task = lv(300) - lv(2) + 1;
+    assert!(out.stats.progress >= 2, "{:?}", out.stats);
+    assert!(out.stats.progress <= 2 * per_task, "{:?}", out.stats);
+}
+
+#[test]
 fn alps_guard_bounds_the_wait_of_a_starved_task() {
     // One CPU: a stream of short tasks keeps it busy; the long function is
     // learned lowest and would never run.
