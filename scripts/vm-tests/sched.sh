@@ -46,9 +46,9 @@ for policy in alps alps-io; do
   r_short=$(rank class3-cpu) r_long=$(rank class4-cpu) r_io=$(rank class1-io)
   enq=$(jq '[.levels[].enqueued] | add' <<<"$s")
   disp=$(jq '[.levels[].dispatched] | add' <<<"$s")
-  recs=$(jq .nr_records <<<"$s") direct=$(jq .nr_direct <<<"$s")
+  recs=$(jq .nr_records <<<"$s") direct=$(jq .nr_direct <<<"$s") progress=$(jq .nr_progress <<<"$s")
   cost=$(jq .learner_mean_us <<<"$s") updates=$(jq .learner_updates <<<"$s")
-  figures="completed $ok/$total; levels short=$r_short long=$r_long io=$r_io; records $recs enqueued $enq dispatched $disp direct $direct kicks $(jq .nr_preempt_kicks <<<"$s") throttled $(jq .nr_throttled <<<"$s") guard $(jq .nr_guard <<<"$s") drops $(jq .nr_rb_drops <<<"$s") max wait $(jq .max_wait_ms <<<"$s") ms; learner $updates updates, mean ${cost} us; exit $rc, state after $state_after; verified instructions: ${insns:-none}"
+  figures="completed $ok/$total; levels short=$r_short long=$r_long io=$r_io; records $recs progress $progress enqueued $enq dispatched $disp direct $direct kicks $(jq .nr_preempt_kicks <<<"$s") throttled $(jq .nr_throttled <<<"$s") guard $(jq .nr_guard <<<"$s") drops $(jq .nr_rb_drops <<<"$s") max wait $(jq .max_wait_ms <<<"$s") ms; learner $updates updates, mean ${cost} us; exit $rc, state after $state_after; verified instructions: ${insns:-none}"
 
   why=""
   [ "$replay_rc" = 0 ] || why+="replay failed ($replay_rc); "
@@ -56,6 +56,8 @@ for policy in alps alps-io; do
   [[ "$r_short" =~ ^[0-9]+$ && "$r_long" =~ ^[0-9]+$ ]] || why+="no learned level for the CPU functions; "
   [[ "$r_short" =~ ^[0-9]+$ && "$r_long" =~ ^[0-9]+$ ]] && [ "$r_short" -ge "$r_long" ] && why+="short function not placed above the long one; "
   [ "${recs:-0}" -ge 60 ] 2>/dev/null || why+="fewer invocation records than invocations; "
+  # Class 1 sleeps after 50 ms of CPU: one progress record each at least.
+  [ "${progress:-0}" -ge 20 ] 2>/dev/null || why+="fewer progress records than running invocations past 2 ms; "
   [ "${enq:-0}" -gt 0 ] && [ "${disp:-0}" -gt 0 ] 2>/dev/null || why+="level counters did not move; "
   [ "${updates:-0}" -gt 0 ] 2>/dev/null || why+="no learner update; "
   [ "$rc" = 0 ] || why+="scx_alps exited $rc on SIGINT; "
