@@ -272,14 +272,18 @@ static bool is_func(const struct task_ctx *tctx)
 }
 
 /*
- * Attained service, including a stint in progress: CPU in this invocation
- * for a function's task, recent CPU for host work.
+ * stint_ns(): CPU of the stint in progress. attained_ns(): attained service,
+ * including that stint: CPU in this invocation for a function's task,
+ * recent CPU for host work.
  */
+static u64 stint_ns(const struct task_ctx *tctx, u64 now)
+{
+	return tctx->running_at && now > tctx->running_at ? now - tctx->running_at : 0;
+}
+
 static u64 attained_ns(const struct task_ctx *tctx, u64 now)
 {
-	u64 run = tctx->running_at && now > tctx->running_at ? now - tctx->running_at : 0;
-
-	return (is_func(tctx) ? tctx->cpu_ns : tctx->recent_ns) + run;
+	return (is_func(tctx) ? tctx->cpu_ns : tctx->recent_ns) + stint_ns(tctx, now);
 }
 
 /*
@@ -802,7 +806,12 @@ static void send_progress(struct task_struct *p, struct task_ctx *tctx)
 	rec->cgid = tctx->cgid;
 	rec->start_ns = p->start_time;
 	rec->cpu_ns = tctx->cpu_ns;
-	bpf_ringbuf_submit(rec, 0);
+	/*
+	 * No wake-up: the loader runs before every invocation, so waking it
+	 * for each of these would cost a preemption each; it reads them with
+	 * the next exit record or at its next timeout, before its next update.
+	 */
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
 	if (st)
 		st->nr_progress++;
 }
@@ -909,7 +918,11 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
 	rec->cgid = tctx->cgid;
 	rec->start_ns = p->start_time;
 	rec->end_ns = now;
-	rec->cpu_ns = attained_ns(tctx, now);
+	/*
+	 * The invocation's CPU even for a task the BPF side could not tag: the
+	 * loader may still name its function from the record (--func-id comm).
+	 */
+	rec->cpu_ns = tctx->cpu_ns + stint_ns(tctx, now);
 	rec->wait_ns = tctx->wait_ns;
 	rec->blocked_ns = tctx->blocked_ns;
 	rec->nvcsw = tctx->nvcsw;

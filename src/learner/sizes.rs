@@ -73,7 +73,7 @@ impl SizeHistogram {
     /// same when nothing is censored). Product-limit estimate over the
     /// levels: the probability of ending in level `b` is the survival to
     /// `b` times the completed weight in `b` over the weight at risk there
-    /// (completed in `b` or above, censored in `b` or above). What survives
+    /// (completed in `b` or above, censored above `b`). What survives
     /// the last completed level (invocations running past every completed
     /// size) is placed at twice the largest censored CPU: a size the
     /// learner has not seen, of which it only knows a lower bound.
@@ -87,12 +87,17 @@ impl SizeHistogram {
             cens[size_level(c.max(1)) as usize] += 1.0;
         }
         let done = |b: usize| self.bins.get(b).map_or(0.0, |x| x.1);
-        let total = self.weight() + censored_ns.len() as f64;
-        // Weight at risk at level b: completed or censored at b or above.
+        // Weight at risk at level b: completed at b or above, censored above
+        // b. A running invocation in level b itself may still end below the
+        // sizes completed in b (a bin keeps its largest), so it is at risk
+        // only for the levels it has passed.
         let mut at_risk = vec![0.0f64; nr + 1];
         for b in (0..nr).rev() {
-            at_risk[b] = at_risk[b + 1] + done(b) + cens[b];
+            at_risk[b] = at_risk[b + 1] + done(b) + cens.get(b + 1).copied().unwrap_or(0.0);
         }
+        // The sample: what is at risk at the first completed size (running
+        // invocations below it say nothing about the distribution above).
+        let total = (0..nr).find(|&b| done(b) > 0.0).map_or(0.0, |b| at_risk[b]);
         let unit = SAMPLE_UNIT as f64;
         let mut out = Vec::new();
         let mut surv = 1.0f64;
@@ -188,6 +193,12 @@ mod tests {
         let below = h.estimate(&[3 * MS]);
         assert_eq!(below.len(), 1);
         assert_eq!(below[0].0, 10 * MS);
+        // Running inside the level of the completed sizes: it may still end
+        // below them, so it moves no mass (70 and 90 ms share a level).
+        let mut h90 = SizeHistogram::default();
+        h90.observe(90 * MS);
+        assert_eq!(size_level(70 * MS), size_level(90 * MS));
+        assert_eq!(h90.estimate(&[70 * MS]), h90.clusters());
     }
 
     #[test]
