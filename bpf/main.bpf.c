@@ -53,7 +53,8 @@ const volatile u64 starvation_ns = 1000ULL * 1000 * 1000;   /* bound on runnable
 const volatile u64 host_half_life_ns = 10ULL * 1000 * 1000; /* host work's recent CPU fades */
 const volatile u32 tag_mode = ALPS_TAG_CGROUP;
 const volatile bool preempt_enabled = true;
-const volatile u32 loader_tgid; /* scx_alps itself */
+const volatile bool progress_enabled; /* alps-io: progress records for the learner */
+const volatile u32 loader_tgid;	      /* scx_alps itself */
 
 /*
  * Bumped by user space whenever it changes cgrp_func or comm_func, so tasks
@@ -790,6 +791,7 @@ static void send_progress(struct task_struct *p, struct task_ctx *tctx)
 	/* The exit record went first (the task's last stint ends after it). */
 	if (!level || tctx->reported)
 		return;
+	/* Set even if the record is lost: one try per level bounds the cost. */
 	tctx->progress_level = level;
 	st = lookup_stats();
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
@@ -836,7 +838,7 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 		tctx->recent_ns += scale_by_task_weight_inverse(p, delta);
 	tctx->running_at = 0;
 	tctx->guarded = false;
-	if (is_func(tctx))
+	if (progress_enabled && is_func(tctx))
 		send_progress(p, tctx);
 
 	if (runnable) {

@@ -169,6 +169,7 @@ impl<'a> Scheduler<'a> {
             FuncIdSource::Comm => bpf_intf::alps_tag_mode_ALPS_TAG_COMM,
         };
         rodata.preempt_enabled = !opts.no_wakeup_preemption;
+        rodata.progress_enabled = settings.learner.kind == scx_alps::learner::PolicyKind::AlpsIo;
         rodata.loader_tgid = std::process::id();
         skel.maps
             .events
@@ -310,7 +311,7 @@ impl<'a> Scheduler<'a> {
                 self.progress += 1;
                 self.known
                     .learner
-                    .observe_progress(rec.func_id, rec.start_ns, rec.cpu_ns);
+                    .observe_progress(rec.func_id, rec.pid, rec.start_ns, rec.cpu_ns);
                 continue;
             }
             self.records += 1;
@@ -340,6 +341,7 @@ impl<'a> Scheduler<'a> {
             }
             self.known.learner.observe(Invocation {
                 func_id,
+                pid: rec.pid,
                 start_ns: rec.start_ns,
                 end_ns: rec.end_ns,
                 cpu_ns: rec.cpu_ns,

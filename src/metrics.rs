@@ -83,7 +83,7 @@ pub struct Metrics {
     pub nr_progress: u64,
     #[stat(desc = "Invocations finished per second over the last interval")]
     pub invocations_per_s: f64,
-    #[stat(desc = "Invocation records dropped because the ring buffer was full")]
+    #[stat(desc = "Ring-buffer records (exit or progress) dropped because the ring buffer was full")]
     pub nr_rb_drops: u64,
     #[stat(desc = "Wake-ups dispatched straight to an idle CPU")]
     pub nr_direct: u64,

@@ -36,6 +36,10 @@ pub use window::Window;
 pub struct Invocation {
     /// Function of the task, 0 if unknown.
     pub func_id: u32,
+    /// Task id (with `start_ns`, what tells two invocations apart); 0 in
+    /// state files written before it was recorded.
+    #[serde(default)]
+    pub pid: u32,
     /// Task creation, ns (CLOCK_MONOTONIC).
     pub start_ns: u64,
     /// Task exit, ns (CLOCK_MONOTONIC).
@@ -67,9 +71,9 @@ pub struct Learner {
     total_cost_ns: u64,
     max_cost_ns: u64,
     news: bool,
-    /// alps-io: invocations still running, by start time (ns): (function,
-    /// CPU attained at their last progress record, ns).
-    running: BTreeMap<u64, (u32, u64)>,
+    /// alps-io: invocations still running, by (start time ns, pid):
+    /// (function, CPU attained at their last progress record, ns).
+    running: BTreeMap<(u64, u32), (u32, u64)>,
 }
 
 /// Running invocations the learner tracks per function at most (the
@@ -143,7 +147,7 @@ impl Learner {
     /// Adds a finished invocation to the window and to its function's
     /// history. Invocations of unknown functions (func_id 0) are ignored.
     pub fn observe(&mut self, inv: Invocation) {
-        self.running.remove(&inv.start_ns);
+        self.running.remove(&(inv.start_ns, inv.pid));
         if inv.func_id == 0 {
             return;
         }
@@ -159,26 +163,34 @@ impl Learner {
         self.sizes.entry(inv.func_id).or_default().observe(inv.cpu_ns);
     }
 
-    /// Records that the invocation of `func_id` started at `start_ns` is
-    /// still running after `attained_ns` of CPU (a progress record). Its
-    /// exit record ([`Self::observe`]) replaces it. Only alps-io uses it;
-    /// ALPS, as published, learns from completions.
-    pub fn observe_progress(&mut self, func_id: u32, start_ns: u64, attained_ns: u64) {
+    /// Records that the invocation of `func_id` by task `pid`, started at
+    /// `start_ns`, is still running after `attained_ns` of CPU (a progress
+    /// record). Its exit record ([`Self::observe`]) replaces it. Only
+    /// alps-io uses it; ALPS, as published, learns from completions.
+    ///
+    /// Past [`MAX_RUNNING_PER_FUNC`] for a function, the one with the least
+    /// CPU is forgotten: under overload the longest-running invocations
+    /// are the evidence that completions lack.
+    pub fn observe_progress(&mut self, func_id: u32, pid: u32, start_ns: u64, attained_ns: u64) {
         if func_id == 0 || self.cfg.kind != PolicyKind::AlpsIo {
             return;
         }
-        let e = self.running.entry(start_ns).or_insert((func_id, 0));
+        let e = self.running.entry((start_ns, pid)).or_insert((func_id, 0));
         *e = (func_id, e.1.max(attained_ns));
-        let of_func: Vec<u64> = self
-            .running
-            .iter()
-            .filter(|(_, v)| v.0 == func_id)
-            .map(|(&k, _)| k)
-            .collect();
-        if of_func.len() > MAX_RUNNING_PER_FUNC {
-            for k in &of_func[..of_func.len() - MAX_RUNNING_PER_FUNC] {
-                self.running.remove(k);
+        let mut n = 0;
+        let mut least: Option<((u64, u32), u64)> = None;
+        for (&k, &(f, a)) in &self.running {
+            if f == func_id {
+                n += 1;
+                if least.is_none_or(|(_, la)| a < la) {
+                    least = Some((k, a));
+                }
             }
+        }
+        if n > MAX_RUNNING_PER_FUNC
+            && let Some((k, _)) = least
+        {
+            self.running.remove(&k);
         }
     }
 
@@ -509,28 +521,46 @@ mod tests {
         assert_eq!(f1(&before), 10 * 1_000_000);
         // Overload: invocations of 1 s run and have not completed.
         for k in 0..5 {
-            l.observe_progress(1, 1_000 + k, 400 * 1_000_000);
+            l.observe_progress(1, 7, 1_000 + k, 400 * 1_000_000);
         }
-        assert_eq!(l.nr_running(), 5);
+        // Two tasks started in the same ns are two invocations.
+        l.observe_progress(1, 8, 1_000, 400 * 1_000_000);
+        assert_eq!(l.nr_running(), 6);
         let during = l.update(50.0);
         assert_eq!(f1(&during), 800 * 1_000_000, "{during:?}");
+        l.observe(Invocation {
+            pid: 8,
+            start_ns: 1_000,
+            ..inv(1, 0, 1000)
+        });
+        assert_eq!(l.nr_running(), 5);
         // The exit record replaces the progress record.
         for k in 0..5 {
             l.observe(Invocation {
+                pid: 7,
                 start_ns: 1_000 + k,
                 ..inv(1, 0, 1000)
             });
         }
         assert_eq!(l.nr_running(), 0);
         assert_eq!(f1(&l.update(50.0)), 1000 * 1_000_000);
-        // Bounded per function; ignored for ALPS and for unknown work.
+        // Bounded per function, forgetting the least CPU first; ignored for
+        // ALPS and for unknown work.
+        l.observe_progress(2, 1, 4_000, 900 * 1_000_000);
         for k in 0..(MAX_RUNNING_PER_FUNC as u64 + 10) {
-            l.observe_progress(2, 5_000 + k, 3 * 1_000_000);
+            l.observe_progress(2, 1, 5_000 + k, (3 + k) * 1_000_000);
         }
-        l.observe_progress(0, 1, 3 * 1_000_000);
+        l.observe_progress(0, 1, 1, 3 * 1_000_000);
         assert_eq!(l.nr_running(), MAX_RUNNING_PER_FUNC);
+        assert_eq!(f1(&l.update(50.0)), 1000 * 1_000_000);
+        let f2 = l.update(50.0).iter().find(|f| f.func_id == 2).map(|f| f.size_max_ns);
+        assert_eq!(f2, None, "function 2 has no completion: not learned");
+        l.observe(inv(2, 0, 5));
+        let t = l.update(50.0);
+        let f2 = t.iter().find(|f| f.func_id == 2).unwrap().size_max_ns;
+        assert_eq!(f2, 1800 * 1_000_000, "the 900 ms one is kept: {t:?}");
         let mut a = Learner::new(LearnerConfig::default());
-        a.observe_progress(1, 1, 3 * 1_000_000);
+        a.observe_progress(1, 1, 1, 3 * 1_000_000);
         assert_eq!(a.nr_running(), 0);
     }
 }

@@ -16,9 +16,11 @@
 //! (progress records, policy.h `alps_progress_level()`) as censored samples,
 //! each a lower bound on its size, and combines both by the product-limit
 //! (Kaplan-Meier) estimator (Kaplan & Meier, "Nonparametric estimation from
-//! incomplete observations", JASA 53, 1958). Censoring by attained CPU is
-//! independent of the remaining size as the estimator requires: no
-//! scheduler knows a task's remaining size.
+//! incomplete observations", JASA 53, 1958). It is an approximation: the
+//! running invocations are a snapshot, weighing one each, beside
+//! completions weighted by how recently they completed, not one cohort
+//! followed from arrival. What it removes is the bias of a sample that
+//! holds only what has completed.
 
 use serde::{Deserialize, Serialize};
 
@@ -74,8 +76,8 @@ impl SizeHistogram {
     /// levels: the probability of ending in level `b` is the survival to
     /// `b` times the completed weight in `b` over the weight at risk there
     /// (completed in `b` or above, censored above `b`). What survives
-    /// the last completed level (invocations running past every completed
-    /// size) is placed at twice the largest censored CPU: a size the
+    /// the last completed level is shared equally by the invocations
+    /// running past it, each placed at twice its CPU so far: a size the
     /// learner has not seen, of which it only knows a lower bound.
     pub fn estimate(&self, censored_ns: &[u64]) -> Vec<(u64, u32)> {
         if censored_ns.is_empty() {
@@ -113,13 +115,23 @@ impl SizeHistogram {
                 out.push((self.bins[b].0, w.round() as u32));
             }
         }
+        // The survivors: the running invocations past the last completed
+        // level, an equal share each, at twice its CPU so far.
+        let last_done = (0..nr).rev().find(|&b| done(b) > 0.0).unwrap_or(0);
+        let mut past: Vec<u64> = censored_ns
+            .iter()
+            .filter(|&&c| size_level(c.max(1)) as usize > last_done)
+            .map(|&c| c.saturating_mul(2).min(super::gittins::MAX_TARGET_NS))
+            .collect();
         let tail = surv * total * unit;
-        let longest = censored_ns.iter().copied().max().unwrap_or(0);
-        if tail >= 1.0 && longest > 0 {
-            let v = longest.saturating_mul(2).min(super::gittins::MAX_TARGET_NS);
-            match out.last_mut() {
-                Some(last) if last.0 >= v => last.1 = last.1.saturating_add(tail.round() as u32),
-                _ => out.push((v, tail.round() as u32)),
+        if tail >= 1.0 && !past.is_empty() {
+            past.sort_unstable();
+            let share = tail / past.len() as f64;
+            for v in past {
+                match out.last_mut() {
+                    Some(last) if last.0 >= v => last.1 = last.1.saturating_add(share.round() as u32),
+                    _ => out.push((v, share.round() as u32)),
+                }
             }
         }
         out
@@ -222,7 +234,16 @@ mod tests {
         assert!((est[0].1 as f64 / total as f64 - 0.5).abs() < 1e-3, "{est:?}");
         // Against completions alone (1/3 at 100 ms): the running one adds
         // to the long side.
+        assert!((est[1].1 as f64 / total as f64 - 0.5).abs() < 1e-3, "{est:?}");
         let cl = h.clusters();
-        assert!(cl[1].1 as f64 / (cl[0].1 + cl[1].1) as f64 <= 0.34);
+        assert!((cl[1].1 as f64 / (cl[0].1 + cl[1].1) as f64 - 1.0 / 3.0).abs() < 1e-3);
+        // Two running past every completed size share the tail, each at
+        // twice its own CPU.
+        let two = h.estimate(&[200 * MS, 400 * MS]);
+        assert_eq!(
+            two.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![10 * MS, 100 * MS, 400 * MS, 800 * MS]
+        );
+        assert_eq!(two[2].1, two[3].1);
     }
 }

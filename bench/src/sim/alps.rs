@@ -266,16 +266,20 @@ impl Model for Alps {
 
     fn stopped(&mut self, w: &mut World, t: usize, _ran: u64) {
         w.tasks[t].guarded = false;
-        // BPF's ops.stopping(): the progress record of a function's task.
+        // BPF's ops.stopping() under alps-io: the progress record of a
+        // function's task, not at the stint that ends it (BPF's exit
+        // record goes first).
         let task = &w.tasks[t];
-        if task.func != 0 {
+        let progress = self.learner.config().kind == PolicyKind::AlpsIo;
+        if progress && task.func != 0 && task.remaining_total > 0 {
             if self.reported.len() <= t {
                 self.reported.resize(t + 1, 0);
             }
             let lvl = policy::progress_level(task.cpu, self.reported[t]);
             if lvl > 0 {
                 self.reported[t] = lvl;
-                self.learner.observe_progress(task.func, task.arrival, task.cpu);
+                self.learner
+                    .observe_progress(task.func, t as u32 + 1, task.arrival, task.cpu);
                 w.stats.progress += 1;
             }
         }
@@ -285,6 +289,7 @@ impl Model for Alps {
         let task = &w.tasks[t];
         self.learner.observe(LearnInv {
             func_id: task.func,
+            pid: t as u32 + 1,
             start_ns: task.arrival,
             end_ns: task.end,
             cpu_ns: task.cpu,
