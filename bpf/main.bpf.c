@@ -778,6 +778,31 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 }
 
 /*
+ * A zeroed record on the ring buffer with the task's identity filled in
+ * (function, pid, tgid, level, cgroup, start), or NULL (counted as a drop)
+ * when the ring buffer is full.
+ */
+static struct alps_inv_rec *reserve_rec(struct task_struct *p, const struct task_ctx *tctx,
+					struct alps_stats *st)
+{
+	struct alps_inv_rec *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+
+	if (!rec) {
+		if (st)
+			st->nr_rb_drops++;
+		return NULL;
+	}
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->func_id = tctx->func_id;
+	rec->pid = p->pid;
+	rec->tgid = p->tgid;
+	rec->level = tctx->level;
+	rec->cgid = tctx->cgid;
+	rec->start_ns = p->start_time;
+	return rec;
+}
+
+/*
  * A progress record (end_ns 0) when the running invocation of a function
  * entered a new level of attained CPU (policy.h, alps_progress_level()):
  * the learner's censored sample of a size not known yet.
@@ -794,19 +819,9 @@ static void send_progress(struct task_struct *p, struct task_ctx *tctx)
 	/* Set even if the record is lost: one try per level bounds the cost. */
 	tctx->progress_level = level;
 	st = lookup_stats();
-	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
-	if (!rec) {
-		if (st)
-			st->nr_rb_drops++;
+	rec = reserve_rec(p, tctx, st);
+	if (!rec)
 		return;
-	}
-	__builtin_memset(rec, 0, sizeof(*rec));
-	rec->func_id = tctx->func_id;
-	rec->pid = p->pid;
-	rec->tgid = p->tgid;
-	rec->level = tctx->level;
-	rec->cgid = tctx->cgid;
-	rec->start_ns = p->start_time;
 	rec->cpu_ns = tctx->cpu_ns;
 	/*
 	 * No wake-up: the loader runs before every invocation, so waking it
@@ -907,18 +922,9 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
 	tctx->reported = true;
 	refresh_func(p, tctx);
 
-	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
-	if (!rec) {
-		if (st)
-			st->nr_rb_drops++;
+	rec = reserve_rec(p, tctx, st);
+	if (!rec)
 		return 0;
-	}
-	rec->func_id = tctx->func_id;
-	rec->pid = p->pid;
-	rec->tgid = p->tgid;
-	rec->level = tctx->level;
-	rec->cgid = tctx->cgid;
-	rec->start_ns = p->start_time;
 	rec->end_ns = now;
 	/*
 	 * The invocation's CPU even for a task the BPF side could not tag: the
