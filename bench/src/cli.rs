@@ -49,6 +49,9 @@ pub enum Cmd {
     /// BPF cost per callback of scx_alps and of peer schedulers in the same
     /// boot, while they schedule a plan (bpf_stats_enabled + bpftool).
     BpfCost(BpfCostArgs),
+    /// Simulate the plan of an A/B run and say, per class and arm, whether
+    /// the simulator and the run agree in sign against the baseline.
+    Agree(AgreeArgs),
     /// Mean and P99 FCT per arm over a range of offered loads, in the VM
     /// (an `ab` run per load) or in the simulator (--sim): a table and a plot.
     Sweep(SweepArgs),
@@ -213,6 +216,41 @@ pub struct SimModelArgs {
     /// --alps-io-flags="--no-io-signals".
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub alps_io_flags: String,
+}
+
+/// A group of arguments at its defaults, from the one definition in its
+/// `#[arg]` attributes.
+pub fn defaults<T: Args + clap::FromArgMatches>() -> T {
+    let m = T::augment_args(clap::Command::new("defaults")).get_matches_from(["defaults"]);
+    // A group whose every argument has a default parses from nothing; the
+    // tests check the groups that are used so.
+    T::from_arg_matches(&m).expect("argument group with defaults")
+}
+
+#[derive(Args)]
+pub struct AgreeArgs {
+    /// Results directory of an `ab` run (plan.json, summary.json).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub costs: AgreeCosts,
+}
+
+/// The simulated machine's costs for `agree`; its CPUs, arms and scx_alps
+/// flags come from the run.
+#[derive(Args, Clone, Serialize, Deserialize)]
+pub struct AgreeCosts {
+    /// Scheduler ticks per second [default: 250 for a Debian kernel (its
+    /// release names "+deb"), else 1000 (the 6.12 test kernel)].
+    #[arg(long)]
+    pub hz: Option<u32>,
+    /// CPU the load generator spends per spawn, us (the TCG test VM's,
+    /// docs/results.md).
+    #[arg(long, default_value_t = 3000)]
+    pub spawn_cost_us: u64,
+    /// CPU each invocation spends starting up and exiting, us (the TCG test
+    /// VM's).
+    #[arg(long, default_value_t = 5000)]
+    pub start_cost_us: u64,
 }
 
 #[derive(Args)]
@@ -397,6 +435,19 @@ impl TraceArgs {
 
 /// Every command example in the README parses: a renamed or removed flag, or a
 /// value clap would take for a flag, fails here rather than for a user.
+#[cfg(test)]
+mod default_groups {
+    use super::{AgreeCosts, SimModelArgs, defaults};
+
+    #[test]
+    fn groups_parse_at_their_defaults() {
+        let m = defaults::<SimModelArgs>();
+        assert_eq!((m.cpus, m.hz, m.fair_slice_us, m.spawn_cost_us), (16, 1000, 3000, 0));
+        let c = defaults::<AgreeCosts>();
+        assert_eq!((c.hz, c.spawn_cost_us, c.start_cost_us), (None, 3000, 5000));
+    }
+}
+
 #[cfg(test)]
 mod readme_examples {
     use clap::Parser;

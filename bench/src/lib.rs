@@ -8,8 +8,10 @@
 //! - [`report`], [`plot`]: CSV, JSON, Markdown and plots;
 //! - [`sim`]: discrete-event simulator of the same plans under models of the schedulers;
 //! - [`stats`]: confidence intervals over repetitions;
-//! - [`sweep`]: mean and P99 FCT over a range of offered loads.
+//! - [`sweep`]: mean and P99 FCT over a range of offered loads;
+//! - [`agree`]: the simulator against a VM run, sign per class.
 
+pub mod agree;
 pub mod bpfcost;
 pub mod exec;
 pub mod hostwork;

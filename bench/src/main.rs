@@ -30,6 +30,7 @@ fn main() {
         Cmd::BpfCost(a) => cmd::bpfcost::run(a),
         Cmd::Replay(r) => cmd::replay::run(r),
         Cmd::Sweep(a) => cmd::sweep::run(a),
+        Cmd::Agree(a) => cmd::agree::run(a),
         Cmd::Guest(a) => cmd::guest(a),
         Cmd::Burn => loop {
             alps_bench::exec::burn_cpu(1_000_000_000);

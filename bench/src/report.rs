@@ -70,6 +70,10 @@ pub struct RunMeta {
     /// Entries replayed before a trained arm's measured run (0: none).
     #[serde(default)]
     pub warmup: usize,
+    /// The extra flags every scx_alps arm (or model) got; None in summaries
+    /// written before they were recorded.
+    #[serde(default)]
+    pub alps_flags: Option<String>,
 }
 
 fn one() -> f64 {
@@ -105,6 +109,7 @@ impl RunMeta {
             arrival_scale: plan.config.arrival_scale,
             offered_load: plan.offered_load(cpus),
             warmup,
+            alps_flags: None,
         }
     }
 }

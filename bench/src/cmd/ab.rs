@@ -10,7 +10,16 @@ use log::info;
 use scx_alps::preflight::kernel_release;
 
 use super::{build_plan, build_plans, describe, needs_vm, out_dir, rerun_in_vm};
-use crate::cli::{AbArgs, GuestCall};
+use crate::cli::{AbArgs, AgreeCosts, GuestCall, defaults};
+
+/// Prints the simulator's verdict on the run in `out` (`alps-bench agree`);
+/// a run the simulator cannot model (no alps arm) only says so.
+fn print_agreement(out: &std::path::Path) {
+    match super::agree::check_dir(out, &defaults::<AgreeCosts>()) {
+        Ok(md) => println!("\n{md}"),
+        Err(e) => info!("no simulator comparison: {e:#}"),
+    }
+}
 
 pub fn run(a: AbArgs) -> Result<()> {
     if a.repeats == 0 {
@@ -30,7 +39,9 @@ pub fn run(a: AbArgs) -> Result<()> {
     let host_plan = build_plan(&a.trace, a.vm.vm_cpus)?;
     info!("{}", describe(&host_plan).trim_end());
     if needs_vm(&a.vm)? {
-        return rerun_in_vm(&a.vm, GuestCall::Ab(a.clone()), &out);
+        rerun_in_vm(&a.vm, GuestCall::Ab(a.clone()), &out)?;
+        print_agreement(&out);
+        return Ok(());
     }
     if arms.iter().any(|x| x.ops_prefix.is_some()) && !scx_alps.is_file() {
         bail!(
@@ -103,21 +114,25 @@ pub fn run(a: AbArgs) -> Result<()> {
     if let Some(pb) = &bar {
         pb.finish_and_clear();
     }
-    let meta = RunMeta::of(
-        &plan,
-        if a.vm.in_vm { "vm" } else { "host" },
-        kernel_release(),
-        cpus,
-        a.repeats,
-        &arms[0].name,
-        a.trace.warmup,
-    );
+    let meta = RunMeta {
+        alps_flags: Some(a.alps_flags.clone()),
+        ..RunMeta::of(
+            &plan,
+            if a.vm.in_vm { "vm" } else { "host" },
+            kernel_release(),
+            cpus,
+            a.repeats,
+            &arms[0].name,
+            a.trace.warmup,
+        )
+    };
     let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
     let summary = report::summarize(&runs, &names, meta);
     report::write_outputs(&out, &runs, &summary)?;
     if !a.vm.in_vm {
         println!("{}", report::markdown(&summary));
         println!("results: {}", out.display());
+        print_agreement(&out);
     }
     info!(
         "A/B run done in {:.0} s: {}",

@@ -2,6 +2,7 @@
 //! trace arguments, output directories) is here.
 
 pub mod ab;
+pub mod agree;
 pub mod bpfcost;
 pub mod hostwork;
 pub mod plan;

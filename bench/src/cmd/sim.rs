@@ -95,18 +95,21 @@ pub fn simulate(
             sched_stats: arm.cfg.policy.alps_kind().map(|_| o.metrics(arm.cfg.policy.name())),
         });
     }
-    let meta = RunMeta::of(
-        plan,
-        "sim",
-        format!(
-            "discrete-event model, cs cost {} us, EEVDF slice {} us, HZ {}, spawn {} us + start {} us",
-            m.cs_cost_us, m.fair_slice_us, m.hz, m.spawn_cost_us, m.start_cost_us
-        ),
-        m.cpus,
-        1,
-        m.policies[0].name(),
-        warm.map_or(0, |w| w.invocations.len()),
-    );
+    let meta = RunMeta {
+        alps_flags: Some(alps_flags.to_string()),
+        ..RunMeta::of(
+            plan,
+            "sim",
+            format!(
+                "discrete-event model, cs cost {} us, EEVDF slice {} us, HZ {}, spawn {} us + start {} us",
+                m.cs_cost_us, m.fair_slice_us, m.hz, m.spawn_cost_us, m.start_cost_us
+            ),
+            m.cpus,
+            1,
+            m.policies[0].name(),
+            warm.map_or(0, |w| w.invocations.len()),
+        )
+    };
     let names: Vec<String> = arms.iter().map(|x| x.name.clone()).collect();
     let summary = report::summarize(&runs, &names, meta);
     Ok((runs, summary))
