@@ -377,6 +377,16 @@ pub struct AbArgs {
     /// Seconds a scheduler may take to attach.
     #[arg(long, default_value_t = 60)]
     pub attach_timeout: u64,
+    /// Run an arm's repetition again when the machine's own host stole more
+    /// than this percent of its CPU during the measured replay (the report
+    /// gives every repetition's figure); 0 never runs one again.
+    #[serde(default)]
+    #[arg(long, default_value_t = 0.0)]
+    pub max_host_steal: f64,
+    /// Runs again allowed per arm and repetition under --max-host-steal.
+    #[serde(default)]
+    #[arg(long, default_value_t = 2)]
+    pub steal_retries: usize,
 }
 
 #[derive(Args)]

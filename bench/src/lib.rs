@@ -8,6 +8,7 @@
 //! - [`report`], [`plot`]: CSV, JSON, Markdown and plots;
 //! - [`sim`]: discrete-event simulator of the same plans under models of the schedulers;
 //! - [`stats`]: confidence intervals over repetitions;
+//! - [`steal`]: CPU the machine's own host took during each repetition;
 //! - [`sweep`]: mean and P99 FCT over a range of offered loads;
 //! - [`agree`]: the simulator against a VM run, sign per class.
 
@@ -21,6 +22,7 @@ pub mod report;
 pub mod runner;
 pub mod sim;
 pub mod stats;
+pub mod steal;
 pub mod sweep;
 pub mod trace;
 pub mod workload;

@@ -32,6 +32,13 @@ pub struct ArmRun {
     /// Last statistics snapshot of the scheduler (scx_alps, or the
     /// simulator's model of it).
     pub sched_stats: Option<Metrics>,
+    /// Percent of the machine's CPU its host stole during the measured
+    /// replay (the test VM's host when run there); None if unknown.
+    #[serde(default)]
+    pub host_steal_pct: Option<f64>,
+    /// Times this repetition was run again because the host stole too much.
+    #[serde(default)]
+    pub reruns: usize,
 }
 
 /// Where and how the run was made.
@@ -199,6 +206,12 @@ pub struct ArmSummary {
     /// How late the load generator forked, per repetition.
     #[serde(default)]
     pub generator_lag: GeneratorLag,
+    /// Percent of the CPU the host stole per repetition (kept runs).
+    #[serde(default)]
+    pub host_steal_pct: Vec<Option<f64>>,
+    /// Repetitions run again because the host stole too much, all reps.
+    #[serde(default)]
+    pub reruns: usize,
 }
 
 /// The JSON summary.
@@ -363,6 +376,8 @@ pub fn summarize(runs: &[ArmRun], arm_order: &[String], meta: RunMeta) -> Summar
                 throughput: throughput(&mine, bin_s, horizon_s),
                 sched_stats: mine.iter().rev().find_map(|r| r.sched_stats.clone()),
                 generator_lag: GeneratorLag::of(mine.iter().map(|r| r.results.iter().map(|x| x.late_ms))),
+                host_steal_pct: mine.iter().map(|r| r.host_steal_pct).collect(),
+                reruns: mine.iter().map(|r| r.reruns).sum(),
             }
         })
         .collect();
@@ -538,6 +553,11 @@ pub fn markdown(s: &Summary) -> String {
         );
     }
     o += &crate::lateness::section(s.arms.iter().map(|a| (a.arm.as_str(), &a.generator_lag)));
+    o += &crate::steal::section(
+        s.arms
+            .iter()
+            .map(|a| (a.arm.as_str(), a.host_steal_pct.as_slice(), a.reruns)),
+    );
     for (bound_arm, what) in [
         ("srpt", "the clairvoyant SRPT bound"),
         ("gittins", "the size-blind Gittins bound"),
@@ -725,6 +745,8 @@ mod tests {
             ],
             ops: None,
             sched_stats: None,
+            host_steal_pct: None,
+            reruns: 0,
         };
         let mut alps = base.clone();
         alps.arm = "alps".into();
@@ -786,6 +808,8 @@ mod tests {
             ],
             ops: None,
             sched_stats: None,
+            host_steal_pct: None,
+            reruns: 0,
         };
         let meta = RunMeta {
             baseline: "eevdf".into(),

@@ -391,9 +391,58 @@ pub struct AbSetup<'a> {
     pub rt_prio: Option<i32>,
     /// Time a scheduler may take to attach.
     pub attach_timeout: Duration,
+    /// Re-run an arm's repetition whose measured replay lost more than this
+    /// percent of the machine's CPU to its host (None: never).
+    pub max_steal_pct: Option<f64>,
+    /// Re-runs allowed per arm and repetition.
+    pub steal_retries: usize,
 }
 
-/// Runs every arm `repeats` times, interleaved, and returns all runs.
+/// One repetition of one arm: start its scheduler, replay the warm-up (a
+/// trained arm) and the plan, stop it; the host's steal is measured over the
+/// measured replay alone.
+fn run_one(
+    s: &AbSetup<'_>,
+    arm: &ArmSpec,
+    rep: usize,
+    raw: &Path,
+    logs: &Path,
+    progress: &mut impl FnMut(&str, usize, usize),
+) -> Result<ArmRun> {
+    log::info!("repetition {}/{}: arm {}", rep + 1, s.repeats, arm.name);
+    let sched = start_arm(arm, logs, rep, s.attach_timeout)?;
+    let file = arm.name.replace('/', "-");
+    let mut result = Ok(Vec::new());
+    if arm.trained {
+        let warm = s.warmup_path.context("a trained arm needs a warm-up plan (--warmup)")?;
+        let out = raw.join(format!("{file}-{rep}-warmup.json"));
+        result = run_replay(s.exe, warm, &out, s.rt_prio, false, |_| ());
+        std::thread::sleep(s.settle);
+    }
+    let out = raw.join(format!("{file}-{rep}.json"));
+    let before = crate::steal::read_ticks(s.out_dir);
+    if result.is_ok() {
+        result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, arm.oracle, |d| {
+            progress(&arm.name, rep, d)
+        });
+    }
+    let after = crate::steal::read_ticks(s.out_dir);
+    let (ops, stats) = finish_arm(sched, arm, rep)?;
+    let results = result.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
+    Ok(ArmRun {
+        arm: arm.name.clone(),
+        rep,
+        results,
+        ops,
+        sched_stats: stats,
+        host_steal_pct: before.zip(after).and_then(|(a, b)| crate::steal::steal_pct(a, b)),
+        reruns: 0,
+    })
+}
+
+/// Runs every arm `repeats` times, interleaved, and returns all runs; an
+/// arm's repetition during which the host stole more than
+/// `max_steal_pct` of the CPU is run again, up to `steal_retries` times.
 /// `progress(arm, rep, done)` reports completions.
 pub fn run_ab(s: &AbSetup<'_>, mut progress: impl FnMut(&str, usize, usize)) -> Result<Vec<ArmRun>> {
     let raw = s.out_dir.join("raw");
@@ -403,31 +452,29 @@ pub fn run_ab(s: &AbSetup<'_>, mut progress: impl FnMut(&str, usize, usize)) -> 
     let mut runs = Vec::new();
     for rep in 0..s.repeats {
         for arm in rotation(s.arms, rep) {
-            log::info!("repetition {}/{}: arm {}", rep + 1, s.repeats, arm.name);
-            let sched = start_arm(&arm, &logs, rep, s.attach_timeout)?;
-            let file = arm.name.replace('/', "-");
-            let mut result = Ok(Vec::new());
-            if arm.trained {
-                let warm = s.warmup_path.context("a trained arm needs a warm-up plan (--warmup)")?;
-                let out = raw.join(format!("{file}-{rep}-warmup.json"));
-                result = run_replay(s.exe, warm, &out, s.rt_prio, false, |_| ());
-                std::thread::sleep(s.settle);
+            let mut reruns = 0;
+            loop {
+                let mut run = run_one(s, &arm, rep, &raw, &logs, &mut progress)?;
+                run.reruns = reruns;
+                let over = match (run.host_steal_pct, s.max_steal_pct) {
+                    (Some(got), Some(max)) => got > max,
+                    _ => false,
+                };
+                if over && reruns < s.steal_retries {
+                    reruns += 1;
+                    log::warn!(
+                        "arm {}, repetition {}: the host took {:.1} % of the CPU (more than {:.1} %): running it again ({reruns}/{})",
+                        arm.name,
+                        rep + 1,
+                        run.host_steal_pct.unwrap_or(0.0),
+                        s.max_steal_pct.unwrap_or(0.0),
+                        s.steal_retries
+                    );
+                    continue;
+                }
+                runs.push(run);
+                break;
             }
-            let out = raw.join(format!("{file}-{rep}.json"));
-            if result.is_ok() {
-                result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, arm.oracle, |d| {
-                    progress(&arm.name, rep, d)
-                });
-            }
-            let (ops, stats) = finish_arm(sched, &arm, rep)?;
-            let results = result.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
-            runs.push(ArmRun {
-                arm: arm.name.clone(),
-                rep,
-                results,
-                ops,
-                sched_stats: stats,
-            });
         }
     }
     Ok(runs)

@@ -25,6 +25,12 @@ pub fn run(a: AbArgs) -> Result<()> {
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
+    if !(0.0..100.0).contains(&a.max_host_steal) {
+        bail!(
+            "--max-host-steal must be a percent in [0, 100), got {}",
+            a.max_host_steal
+        );
+    }
     let out = out_dir(&a.out, &a.trace.stem())?;
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = out.canonicalize()?;
@@ -109,6 +115,8 @@ pub fn run(a: AbArgs) -> Result<()> {
         exe: &std::env::current_exe()?,
         rt_prio: (a.rt_prio > 0).then_some(a.rt_prio),
         attach_timeout: Duration::from_secs(a.attach_timeout),
+        max_steal_pct: (a.max_host_steal > 0.0).then_some(a.max_host_steal),
+        steal_retries: a.steal_retries,
     };
     let runs = runner::run_ab(&setup, progress)?;
     if let Some(pb) = &bar {

@@ -180,6 +180,8 @@ pub fn rerun_in_vm(vm: &VmArgs, call: GuestCall, out: &Path) -> Result<()> {
         "this kernel has no sched_ext: running the arms in the test VM (kernel {})",
         vm.kernel
     );
+    // The guest reads the host's steal from it around each measured replay.
+    let sampler = alps_bench::steal::Sampler::start(out)?;
     let status = std::process::Command::new(root.join("scripts/vm-run"))
         .args([
             "--kernel",
@@ -198,6 +200,7 @@ pub fn rerun_in_vm(vm: &VmArgs, call: GuestCall, out: &Path) -> Result<()> {
         .stdin(std::process::Stdio::null())
         .status()
         .context("cannot run scripts/vm-run")?;
+    drop(sampler);
     if !status.success() {
         bail!("the run in the VM failed ({status})");
     }

@@ -93,6 +93,8 @@ pub fn simulate(
             results: o.results.clone(),
             ops: Some(format!("model:{}", arm.cfg.policy.name())),
             sched_stats: arm.cfg.policy.alps_kind().map(|_| o.metrics(arm.cfg.policy.name())),
+            host_steal_pct: None,
+            reruns: 0,
         });
     }
     let meta = RunMeta {

@@ -1,0 +1,194 @@
+//! CPU time the machine under the benchmark lost to its own host ("steal").
+//!
+//! The test VM runs on one host thread of single-threaded TCG; when the
+//! machine that runs it is itself a virtual machine, its hypervisor takes
+//! CPU from it now and then, and an arm's repetition that ran through such a
+//! stretch is slower for reasons no scheduler controls. The guest cannot see
+//! this (TCG has no steal clock), so the host side samples its own
+//! `/proc/stat` into a file in the results directory, which the guest reads
+//! before and after each measured replay.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+/// The file in a results directory that the host's sampler keeps current.
+pub const HOST_STAT_FILE: &str = "host-stat";
+
+/// How often the sampler rewrites [`HOST_STAT_FILE`].
+pub const SAMPLE_PERIOD: Duration = Duration::from_millis(250);
+
+/// Cumulative CPU ticks (USER_HZ) of a machine, all CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticks {
+    /// Ticks stolen by the hypervisor.
+    pub steal: u64,
+    /// Ticks of every kind (user, nice, system, idle, iowait, irq, softirq,
+    /// steal; guest time is already inside user and nice).
+    pub total: u64,
+}
+
+/// The aggregate `cpu` line of a `/proc/stat` text. Errors when there is
+/// none or it has fewer than the eight fields up to steal.
+pub fn parse_proc_stat(text: &str) -> Result<Ticks> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .context("no aggregate \"cpu\" line")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("unparsable cpu line {line:?}"))?;
+    if v.len() < 8 {
+        bail!("cpu line {line:?} has no steal field");
+    }
+    Ok(Ticks {
+        steal: v[7],
+        total: v.iter().sum(),
+    })
+}
+
+/// Percent of the CPU ticks between `a` and `b` that were stolen; None when
+/// no tick passed (or the counters went backwards: another boot).
+pub fn steal_pct(a: Ticks, b: Ticks) -> Option<f64> {
+    let total = b.total.checked_sub(a.total).filter(|t| *t > 0)?;
+    let steal = b.steal.checked_sub(a.steal)?;
+    Some(100.0 * steal as f64 / total as f64)
+}
+
+/// The machine's ticks as seen from a run writing into `out_dir`: the host's
+/// (from its sampler's file) when the run is in the test VM, else this
+/// machine's own `/proc/stat`. None when neither can be read.
+pub fn read_ticks(out_dir: &Path) -> Option<Ticks> {
+    let host = out_dir.join(HOST_STAT_FILE);
+    let text = std::fs::read_to_string(&host)
+        .or_else(|_| std::fs::read_to_string("/proc/stat"))
+        .ok()?;
+    parse_proc_stat(&text).ok()
+}
+
+/// Copies this machine's `/proc/stat` into `dir/host-stat` every
+/// [`SAMPLE_PERIOD`] until dropped.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    path: PathBuf,
+}
+
+impl Sampler {
+    /// Starts sampling into `dir`. Errors when `/proc/stat` cannot be read or
+    /// the file cannot be written.
+    pub fn start(dir: &Path) -> Result<Self> {
+        let path = dir.join(HOST_STAT_FILE);
+        let tmp = dir.join(format!("{HOST_STAT_FILE}.tmp"));
+        let copy = {
+            let (path, tmp) = (path.clone(), tmp.clone());
+            move || -> std::io::Result<()> {
+                // A rename replaces the file whole: a reader never sees half.
+                std::fs::write(&tmp, std::fs::read("/proc/stat")?)?;
+                std::fs::rename(&tmp, &path)
+            }
+        };
+        copy().with_context(|| format!("cannot sample /proc/stat into {}", path.display()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(SAMPLE_PERIOD);
+                let _ = copy();
+            }
+        });
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+            path,
+        })
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // A later run on this host without the VM must not read stale ticks.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The report's section on the host's steal: per arm, the percent stolen
+/// in each kept repetition and how many repetitions were run again. Empty
+/// when no repetition knew its steal (the simulator).
+pub fn section<'a>(arms: impl Iterator<Item = (&'a str, &'a [Option<f64>], usize)>) -> String {
+    let arms: Vec<_> = arms.collect();
+    if arms.iter().all(|(_, s, _)| s.iter().all(Option::is_none)) {
+        return String::new();
+    }
+    let mut o = String::from(
+        "\n## CPU the host took\n\n\
+         Percent of the machine's CPU stolen by its own host during each measured replay (the test \
+         VM's host when run there): a repetition that ran through a stolen stretch is slower whatever \
+         the scheduler. `--max-host-steal` runs such a repetition again.\n\n\
+         | arm | stolen % per repetition | run again |\n|---|---|---:|\n",
+    );
+    for (arm, steal, reruns) in arms {
+        let per: Vec<String> = steal
+            .iter()
+            .map(|x| x.map_or("?".into(), |v| format!("{v:.1}")))
+            .collect();
+        o += &format!("| {arm} | {} | {reruns} |\n", per.join(" / "));
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_aggregate_line_gives_steal_and_total() {
+        let t = parse_proc_stat("cpu  100 0 20 300 1 0 2 50 7 0\ncpu0 50 0 10 150 0 0 1 25 0 0\nintr 1\n").unwrap();
+        assert_eq!(t, Ticks { steal: 50, total: 473 });
+        assert!(parse_proc_stat("cpu0 1 2 3 4 5 6 7 8\n").is_err());
+        assert!(parse_proc_stat("cpu  1 2 3 4\n").is_err());
+        assert!(parse_proc_stat("cpu  1 2 x 4 5 6 7 8\n").is_err());
+    }
+
+    #[test]
+    fn steal_is_a_share_of_the_ticks_between() {
+        let a = Ticks { steal: 10, total: 1000 };
+        let b = Ticks { steal: 30, total: 1200 };
+        assert_eq!(steal_pct(a, b), Some(10.0));
+        assert_eq!(steal_pct(a, a), None);
+        assert_eq!(steal_pct(b, a), None);
+    }
+
+    #[test]
+    fn the_section_lists_every_arm_or_nothing() {
+        let none = [None, None];
+        assert_eq!(section([("eevdf", &none[..], 0)].into_iter()), "");
+        let some = [Some(3.25), None];
+        let md = section([("eevdf", &none[..], 0), ("alps-io", &some[..], 2)].into_iter());
+        assert!(md.contains("| eevdf | ? / ? | 0 |"), "{md}");
+        assert!(md.contains("| alps-io | 3.2 / ? | 2 |"), "{md}");
+    }
+
+    #[test]
+    fn the_sampler_keeps_the_file_current_and_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sampler::start(dir.path()).unwrap();
+        let t = read_ticks(dir.path()).expect("ticks from the sampler's file");
+        assert!(t.total > 0);
+        assert!(dir.path().join(HOST_STAT_FILE).is_file());
+        drop(s);
+        assert!(!dir.path().join(HOST_STAT_FILE).exists());
+    }
+}
