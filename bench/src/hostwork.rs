@@ -27,6 +27,9 @@ pub struct HostWorkRun {
     pub latency_max_us: f64,
     /// hackbench run time, s.
     pub hackbench_s: f64,
+    /// Percent of the machine's CPU its host stole during the probes.
+    #[serde(default)]
+    pub host_steal_pct: Option<f64>,
 }
 
 /// Per-thread (average, maximum) latency, us, from cyclictest's summary
@@ -176,6 +179,16 @@ pub fn markdown(runs: &[HostWorkRun], arms: &[String], kernel: &str) -> String {
         }
         o += "\n";
     }
+    let steal: Vec<(String, Vec<Option<f64>>)> = arms
+        .iter()
+        .map(|a| {
+            (
+                a.clone(),
+                runs.iter().filter(|r| &r.arm == a).map(|r| r.host_steal_pct).collect(),
+            )
+        })
+        .collect();
+    o += &crate::steal::section(steal.iter().map(|(a, s)| (a.as_str(), s.as_slice(), 0)));
     o
 }
 
@@ -200,6 +213,7 @@ mod tests {
             latency_avg_us: a,
             latency_max_us: m,
             hackbench_s: h,
+            host_steal_pct: (rep == 0).then_some(4.0),
         };
         let runs = vec![
             run("eevdf", 0, 200.0, 2000.0, 8.0),
@@ -209,6 +223,7 @@ mod tests {
         ];
         let md = markdown(&runs, &["eevdf".into(), "alps-io".into()], "6.12");
         assert!(md.contains("| alps-io | 100.0 ± 0.0 | 0.50 [0.50, 0.50] | 3000.0 ± 0.0 | 1.50 [1.50, 1.50] | 4.0 ± 0.0 | 0.50 [0.50, 0.50] |"), "{md}");
+        assert!(md.contains("| alps-io | 4.0 / ? | 0 |"), "{md}");
     }
 
     #[test]

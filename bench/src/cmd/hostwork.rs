@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use alps_bench::hostwork::{self, HostWorkRun, Probes};
-use alps_bench::runner;
+use alps_bench::{runner, steal};
 use anyhow::{Context, Result, bail};
 use log::info;
 use scx_alps::preflight::kernel_release;
@@ -41,7 +41,9 @@ pub fn run(a: HostWorkArgs) -> Result<()> {
         for arm in runner::rotation(&arms, rep) {
             info!("repetition {}/{}: arm {}", rep + 1, a.repeats, arm.name);
             let sched = runner::start_arm(&arm, &logs, rep, Duration::from_secs(60))?;
+            let before = steal::read_ticks(&out);
             let r = hostwork::run_probes(&probes, &hog);
+            let after = steal::read_ticks(&out);
             runner::finish_arm(sched, &arm, rep)?;
             let (avg, max, hb) = r.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
             runs.push(HostWorkRun {
@@ -50,6 +52,7 @@ pub fn run(a: HostWorkArgs) -> Result<()> {
                 latency_avg_us: avg,
                 latency_max_us: max,
                 hackbench_s: hb,
+                host_steal_pct: before.zip(after).and_then(|(a, b)| steal::steal_pct(a, b)),
             });
         }
     }
