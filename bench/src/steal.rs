@@ -134,7 +134,7 @@ pub fn section<'a>(arms: impl Iterator<Item = (&'a str, &'a [Option<f64>], usize
     }
     let mut o = String::from(
         "\n## CPU the host took\n\n\
-         Percent of the machine's CPU stolen by its own host during each measured replay (the test \
+         Percent of the machine's CPU stolen by its own host during each measured repetition (the test \
          VM's host when run there): a repetition that ran through a stolen stretch is slower whatever \
          the scheduler. `--max-host-steal` runs such a repetition again.\n\n\
          | arm | stolen % per repetition | run again |\n|---|---|---:|\n",
