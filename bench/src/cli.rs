@@ -384,9 +384,14 @@ pub struct AbArgs {
     #[arg(long, default_value_t = 0.0)]
     pub max_host_steal: f64,
     /// Runs again allowed per arm and repetition under --max-host-steal.
-    #[serde(default)]
-    #[arg(long, default_value_t = 2)]
+    #[serde(default = "default_steal_retries")]
+    #[arg(long, default_value_t = default_steal_retries())]
     pub steal_retries: usize,
+}
+
+/// `--steal-retries`' default, also for a call written before the flag.
+const fn default_steal_retries() -> usize {
+    2
 }
 
 #[derive(Args)]
@@ -443,8 +448,6 @@ impl TraceArgs {
     }
 }
 
-/// Every command example in the README parses: a renamed or removed flag, or a
-/// value clap would take for a flag, fails here rather than for a user.
 #[cfg(test)]
 mod default_groups {
     use super::{AgreeCosts, SimModelArgs, defaults};
@@ -458,6 +461,8 @@ mod default_groups {
     }
 }
 
+/// Every command example in the README parses: a renamed or removed flag, or a
+/// value clap would take for a flag, fails here rather than for a user.
 #[cfg(test)]
 mod readme_examples {
     use clap::Parser;

@@ -209,7 +209,8 @@ pub struct ArmSummary {
     /// Percent of the CPU the host stole per repetition (kept runs).
     #[serde(default)]
     pub host_steal_pct: Vec<Option<f64>>,
-    /// Repetitions run again because the host stole too much, all reps.
+    /// Tries discarded because the host stole too much, over all
+    /// repetitions (a repetition tried three times counts two).
     #[serde(default)]
     pub reruns: usize,
 }

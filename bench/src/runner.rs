@@ -396,6 +396,8 @@ pub struct AbSetup<'a> {
     pub max_steal_pct: Option<f64>,
     /// Re-runs allowed per arm and repetition.
     pub steal_retries: usize,
+    /// Running inside the test VM: the host's steal comes from its sampler.
+    pub in_vm: bool,
 }
 
 /// One repetition of one arm: start its scheduler, replay the warm-up (a
@@ -420,13 +422,13 @@ fn run_one(
         std::thread::sleep(s.settle);
     }
     let out = raw.join(format!("{file}-{rep}.json"));
-    let before = crate::steal::read_ticks(s.out_dir);
+    let before = crate::steal::read_ticks(s.out_dir, s.in_vm);
     if result.is_ok() {
         result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, arm.oracle, |d| {
             progress(&arm.name, rep, d)
         });
     }
-    let after = crate::steal::read_ticks(s.out_dir);
+    let after = crate::steal::read_ticks(s.out_dir, s.in_vm);
     let (ops, stats) = finish_arm(sched, arm, rep)?;
     let results = result.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
     Ok(ArmRun {

@@ -63,15 +63,17 @@ pub fn steal_pct(a: Ticks, b: Ticks) -> Option<f64> {
     Some(100.0 * steal as f64 / total as f64)
 }
 
-/// The machine's ticks as seen from a run writing into `out_dir`: the host's
-/// (from its sampler's file) when the run is in the test VM, else this
-/// machine's own `/proc/stat`. None when neither can be read.
-pub fn read_ticks(out_dir: &Path) -> Option<Ticks> {
-    let host = out_dir.join(HOST_STAT_FILE);
-    let text = std::fs::read_to_string(&host)
-        .or_else(|_| std::fs::read_to_string("/proc/stat"))
-        .ok()?;
-    parse_proc_stat(&text).ok()
+/// The machine's ticks as seen from a run writing into `out_dir`: in the
+/// test VM (`in_vm`) the host's, from its sampler's file (the guest's own
+/// show no steal under TCG); elsewhere this machine's `/proc/stat`. None when
+/// that source cannot be read.
+pub fn read_ticks(out_dir: &Path, in_vm: bool) -> Option<Ticks> {
+    let path = if in_vm {
+        out_dir.join(HOST_STAT_FILE)
+    } else {
+        PathBuf::from("/proc/stat")
+    };
+    parse_proc_stat(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 /// Copies this machine's `/proc/stat` into `dir/host-stat` every
@@ -136,7 +138,7 @@ pub fn section<'a>(arms: impl Iterator<Item = (&'a str, &'a [Option<f64>], usize
         "\n## CPU the host took\n\n\
          Percent of the machine's CPU stolen by its own host during each measured repetition (the test \
          VM's host when run there): a repetition that ran through a stolen stretch is slower whatever \
-         the scheduler. `--max-host-steal` runs such a repetition again.\n\n\
+         the scheduler. `ab --max-host-steal` runs such a repetition again.\n\n\
          | arm | stolen % per repetition | run again |\n|---|---|---:|\n",
     );
     for (arm, steal, reruns) in arms {
@@ -185,7 +187,7 @@ mod tests {
     fn the_sampler_keeps_the_file_current_and_removes_it() {
         let dir = tempfile::tempdir().unwrap();
         let s = Sampler::start(dir.path()).unwrap();
-        let t = read_ticks(dir.path()).expect("ticks from the sampler's file");
+        let t = read_ticks(dir.path(), true).expect("ticks from the sampler's file");
         assert!(t.total > 0);
         assert!(dir.path().join(HOST_STAT_FILE).is_file());
         drop(s);

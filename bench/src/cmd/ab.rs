@@ -12,8 +12,10 @@ use scx_alps::preflight::kernel_release;
 use super::{build_plan, build_plans, describe, needs_vm, out_dir, rerun_in_vm};
 use crate::cli::{AbArgs, AgreeCosts, GuestCall, defaults};
 
-/// Prints the simulator's verdict on the run in `out` (`alps-bench agree`);
-/// a run the simulator cannot model (no alps arm) only says so.
+/// Prints the simulator's verdict on the VM run in `out` (`alps-bench
+/// agree`, with the test VM's costs: a run on a host with sched_ext has other
+/// costs, so `agree --spawn-cost-us ...` is left to the user there); a run
+/// the simulator cannot model (no alps arm) only says so.
 fn print_agreement(out: &std::path::Path) {
     match super::agree::check_dir(out, &defaults::<AgreeCosts>()) {
         Ok(md) => println!("\n{md}"),
@@ -117,6 +119,7 @@ pub fn run(a: AbArgs) -> Result<()> {
         attach_timeout: Duration::from_secs(a.attach_timeout),
         max_steal_pct: (a.max_host_steal > 0.0).then_some(a.max_host_steal),
         steal_retries: a.steal_retries,
+        in_vm: a.vm.in_vm,
     };
     let runs = runner::run_ab(&setup, progress)?;
     if let Some(pb) = &bar {
@@ -140,7 +143,6 @@ pub fn run(a: AbArgs) -> Result<()> {
     if !a.vm.in_vm {
         println!("{}", report::markdown(&summary));
         println!("results: {}", out.display());
-        print_agreement(&out);
     }
     info!(
         "A/B run done in {:.0} s: {}",

@@ -23,12 +23,16 @@ fn alps_flags(dir: &Path, vm: &Summary) -> Result<String> {
     if let Some(f) = &vm.meta.alps_flags {
         return Ok(f.clone());
     }
-    match read_json::<GuestCall>(&dir.join("call.json")) {
-        Ok(GuestCall::Ab(a)) => Ok(a.alps_flags),
-        _ => bail!(
-            "{}: the summary does not record the scx_alps flags and no ab call.json is beside it",
+    let call = dir.join("call.json");
+    if !call.is_file() {
+        bail!(
+            "{}: the summary does not record the scx_alps flags and no call.json is beside it",
             dir.display()
-        ),
+        );
+    }
+    match read_json::<GuestCall>(&call)? {
+        GuestCall::Ab(a) => Ok(a.alps_flags),
+        _ => bail!("{}: not the call of an ab run", call.display()),
     }
 }
 

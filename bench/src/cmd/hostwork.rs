@@ -41,9 +41,9 @@ pub fn run(a: HostWorkArgs) -> Result<()> {
         for arm in runner::rotation(&arms, rep) {
             info!("repetition {}/{}: arm {}", rep + 1, a.repeats, arm.name);
             let sched = runner::start_arm(&arm, &logs, rep, Duration::from_secs(60))?;
-            let before = steal::read_ticks(&out);
+            let before = steal::read_ticks(&out, a.vm.in_vm);
             let r = hostwork::run_probes(&probes, &hog);
-            let after = steal::read_ticks(&out);
+            let after = steal::read_ticks(&out, a.vm.in_vm);
             runner::finish_arm(sched, &arm, rep)?;
             let (avg, max, hb) = r.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
             runs.push(HostWorkRun {
