@@ -58,12 +58,40 @@ pub enum Cmd {
     /// Internal: run a plan under whatever scheduler is attached.
     #[command(hide = true)]
     Replay(ReplayArgs),
+    /// Internal: a scheduler test that needs sched_ext (scripts/vm-tests
+    /// runs it in the test VM); prints PASS or FAIL lines.
+    #[command(hide = true)]
+    Vmtest(VmTestArgs),
     /// Internal: burn one CPU until killed (the host-work probes' hog).
     #[command(hide = true)]
     Burn,
     /// Internal: run the command a host without sched_ext handed to the VM.
     #[command(hide = true)]
     Guest(GuestArgs),
+}
+
+/// The scenarios of `alps-bench vmtest`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum VmTest {
+    /// Each policy attaches, schedules and learns 60 invocations of three
+    /// functions in per-function cgroups, and detaches cleanly.
+    Sched,
+}
+
+#[derive(Args)]
+pub struct VmTestArgs {
+    /// The scenario.
+    #[arg(value_enum)]
+    pub test: VmTest,
+    /// Directory for the scenario's files (trace, plan, logs, results).
+    #[arg(long, default_value = "/tmp/alps-vm-tests")]
+    pub out: PathBuf,
+    /// The scx_alps binary [default: next to alps-bench].
+    #[arg(long)]
+    pub scx_alps: Option<PathBuf>,
+    /// Extra flags for every scx_alps the scenario starts.
+    #[arg(long, env = "ALPS_EXTRA_FLAGS", default_value = "", allow_hyphen_values = true)]
+    pub alps_flags: String,
 }
 
 #[derive(Args)]
@@ -132,6 +160,17 @@ pub struct HostWorkArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub vm: VmArgs,
+    /// Run an arm's repetition again when the machine's own host stole more
+    /// than this many ms from one of its CPUs within one 250 ms sample while
+    /// the probes ran (a wake-up that late is the host's, not the
+    /// scheduler's); 0 never runs one again.
+    #[serde(default)]
+    #[arg(long, default_value_t = 0.0)]
+    pub max_steal_burst_ms: f64,
+    /// Runs again allowed per arm and repetition under --max-steal-burst-ms.
+    #[serde(default = "default_steal_retries")]
+    #[arg(long, default_value_t = default_steal_retries())]
+    pub steal_retries: usize,
 }
 
 #[derive(Args, Clone, Serialize, Deserialize)]

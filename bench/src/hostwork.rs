@@ -15,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 /// What one repetition of the probes measured under one arm.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct HostWorkRun {
     /// Arm name.
     pub arm: String,
@@ -30,6 +30,19 @@ pub struct HostWorkRun {
     /// Percent of the machine's CPU its host stole during the probes.
     #[serde(default)]
     pub host_steal_pct: Option<f64>,
+    /// The most the host stole from one of its CPUs within one sample period
+    /// ([`crate::steal::SAMPLE_PERIOD`]) during the probes, ms.
+    #[serde(default)]
+    pub host_steal_burst_ms: Option<f64>,
+    /// Times this arm's repetition was run before this one and discarded
+    /// (`--max-steal-burst-ms`).
+    #[serde(default)]
+    pub run_again: usize,
+    /// scx_alps's statistics at the end of cyclictest (one `--monitor`
+    /// snapshot after the hogs stopped): who waited longest beside the hogs,
+    /// kicks, throttled wake-ups, guard. None for other arms.
+    #[serde(default)]
+    pub cyclictest_stats: Option<scx_alps::metrics::Metrics>,
 }
 
 /// Per-thread (average, maximum) latency, us, from cyclictest's summary
@@ -90,8 +103,9 @@ fn output(cmd: &mut Command, what: &str) -> Result<String> {
 }
 
 /// Runs the probes under whatever scheduler is attached. `hog` is a command
-/// that burns one CPU until killed.
-pub fn run_probes(p: &Probes, hog: &[String]) -> Result<(f64, f64, f64)> {
+/// that burns one CPU until killed; `between` runs after cyclictest (hogs
+/// stopped), before hackbench.
+pub fn run_probes(p: &Probes, hog: &[String], between: impl FnOnce()) -> Result<(f64, f64, f64)> {
     let mut hogs = Vec::new();
     for _ in 0..p.cpus {
         hogs.push(
@@ -120,6 +134,7 @@ pub fn run_probes(p: &Probes, hog: &[String]) -> Result<(f64, f64, f64)> {
         let _ = h.kill();
         let _ = h.wait();
     }
+    between();
     let threads = parse_cyclictest(&cyc?)?;
     let avg = threads.iter().map(|t| t.0).sum::<f64>() / threads.len() as f64;
     let max = threads.iter().map(|t| t.1).fold(0.0, f64::max);
@@ -133,6 +148,53 @@ pub fn run_probes(p: &Probes, hog: &[String]) -> Result<(f64, f64, f64)> {
         "hackbench",
     )?;
     Ok((avg, max, parse_hackbench(&hb)?))
+}
+
+/// `cmd` without the statistics flags `--stats N` and `--json` that the
+/// runner adds to scx_alps arms: a statistics dump every second costs tens
+/// of ms of CPU under TCG in threads that run before the host's work (the
+/// loader's), which shows as cyclictest wake-ups that late; the probes
+/// measure the scheduler as shipped.
+pub fn without_stats(cmd: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(cmd.len());
+    let mut it = cmd.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--stats" => {
+                it.next();
+            }
+            "--json" => {}
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
+/// One statistics snapshot of the running scx_alps, from `scx_alps
+/// --monitor` (its first JSON line); None when none comes within 5 s.
+pub fn monitor_once(scx_alps: &std::path::Path) -> Option<scx_alps::metrics::Metrics> {
+    use std::io::BufRead;
+    let mut child = Command::new(scx_alps)
+        .args(["--monitor", "0.5", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let out = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(m) = serde_json::from_str::<scx_alps::metrics::Metrics>(&line) {
+                let _ = tx.send(m);
+                return;
+            }
+        }
+    });
+    let m = rx.recv_timeout(Duration::from_secs(5)).ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    m
 }
 
 /// One figure of a run.
@@ -179,16 +241,78 @@ pub fn markdown(runs: &[HostWorkRun], arms: &[String], kernel: &str) -> String {
         }
         o += "\n";
     }
-    let steal: Vec<(String, Vec<Option<f64>>)> = arms
+    let steal: Vec<(String, Vec<Option<f64>>, usize)> = arms
         .iter()
         .map(|a| {
+            let mine = runs.iter().filter(|r| &r.arm == a);
             (
                 a.clone(),
-                runs.iter().filter(|r| &r.arm == a).map(|r| r.host_steal_pct).collect(),
+                mine.clone().map(|r| r.host_steal_pct).collect(),
+                mine.map(|r| r.run_again).sum(),
             )
         })
         .collect();
-    o += &crate::steal::section(steal.iter().map(|(a, s)| (a.as_str(), s.as_slice(), 0)));
+    o += &crate::steal::section(steal.iter().map(|(a, s, n)| (a.as_str(), s.as_slice(), *n)));
+    o += &bursts(runs, arms);
+    o += &sched_stats(runs, arms);
+    o
+}
+
+/// Per repetition of a scx_alps arm, what its statistics say of the
+/// cyclictest stretch: the longest runnable wait and its task, wake-up
+/// kicks, wake-ups held back by a quantum, guard promotions. Empty when no
+/// run has them.
+fn sched_stats(runs: &[HostWorkRun], arms: &[String]) -> String {
+    if runs.iter().all(|r| r.cyclictest_stats.is_none()) {
+        return String::new();
+    }
+    let mut o = String::from(
+        "\nscx_alps during cyclictest, per repetition: longest runnable wait (its task), wake-up \
+         preemption kicks, wake-ups held back by a quantum, tick preemptions, guard promotions:\n\n\
+         | arm | rep | longest wait ms (task) | kicks | held back | tick preempts | guard |\n|---|---:|---|---:|---:|---:|---:|\n",
+    );
+    for arm in arms {
+        for r in runs.iter().filter(|r| &r.arm == arm) {
+            if let Some(m) = &r.cyclictest_stats {
+                o += &format!(
+                    "| {arm} | {} | {:.1} ({}) | {} | {} | {} | {} |\n",
+                    r.rep + 1,
+                    m.max_wait_ms,
+                    m.max_wait_task,
+                    m.nr_preempt_kicks,
+                    m.nr_throttled,
+                    m.nr_tick_preempts,
+                    m.nr_guard
+                );
+            }
+        }
+    }
+    o
+}
+
+/// The table of the host's largest one-sample steal per repetition beside
+/// cyclictest's maximum: a wake-up later than the steal around it is the
+/// scheduler's. Empty when no repetition knew it.
+fn bursts(runs: &[HostWorkRun], arms: &[String]) -> String {
+    if runs.iter().all(|r| r.host_steal_burst_ms.is_none()) {
+        return String::new();
+    }
+    let mut o = String::from(
+        "\nLargest CPU time the host stole from one of its CPUs within one 250 ms sample, ms, beside \
+         cyclictest's largest wake-up latency, ms, per repetition (`host-work --max-steal-burst-ms` \
+         runs a repetition again above a bound):\n\n| arm | steal burst / wake-up max, ms |\n|---|---|\n",
+    );
+    for arm in arms {
+        let per: Vec<String> = runs
+            .iter()
+            .filter(|r| &r.arm == arm)
+            .map(|r| {
+                let b = r.host_steal_burst_ms.map_or("?".into(), |b| format!("{b:.0}"));
+                format!("{b} / {:.1}", r.latency_max_us / 1000.0)
+            })
+            .collect();
+        o += &format!("| {arm} | {} |\n", per.join(" · "));
+    }
     o
 }
 
@@ -214,6 +338,14 @@ mod tests {
             latency_max_us: m,
             hackbench_s: h,
             host_steal_pct: (rep == 0).then_some(4.0),
+            host_steal_burst_ms: (rep == 1).then_some(70.0),
+            run_again: rep,
+            cyclictest_stats: (arm == "alps-io" && rep == 0).then(|| scx_alps::metrics::Metrics {
+                max_wait_ms: 25.5,
+                max_wait_task: "123 (cyclictest)".into(),
+                nr_throttled: 7,
+                ..Default::default()
+            }),
         };
         let runs = vec![
             run("eevdf", 0, 200.0, 2000.0, 8.0),
@@ -223,7 +355,33 @@ mod tests {
         ];
         let md = markdown(&runs, &["eevdf".into(), "alps-io".into()], "6.12");
         assert!(md.contains("| alps-io | 100.0 ± 0.0 | 0.50 [0.50, 0.50] | 3000.0 ± 0.0 | 1.50 [1.50, 1.50] | 4.0 ± 0.0 | 0.50 [0.50, 0.50] |"), "{md}");
-        assert!(md.contains("| alps-io | 4.0 / ? | 0 |"), "{md}");
+        assert!(md.contains("| alps-io | 4.0 / ? | 1 |"), "{md}");
+        assert!(md.contains("| alps-io | ? / 3.0 · 70 / 3.0 |"), "{md}");
+        assert!(
+            md.contains("| alps-io | 1 | 25.5 (123 (cyclictest)) | 0 | 7 | 0 | 0 |"),
+            "{md}"
+        );
+        assert!(!md.contains("| eevdf | 1 |"), "{md}");
+    }
+
+    #[test]
+    fn the_stats_flags_are_dropped_and_nothing_else() {
+        let cmd: Vec<String> = [
+            "scx_alps",
+            "--policy",
+            "alps-io",
+            "--stats",
+            "1",
+            "--json",
+            "--host-quantum-us",
+            "1000",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            without_stats(&cmd),
+            ["scx_alps", "--policy", "alps-io", "--host-quantum-us", "1000"].map(String::from)
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`stats`]: confidence intervals over repetitions;
 //! - [`steal`]: CPU the machine's own host took during each repetition;
 //! - [`sweep`]: mean and P99 FCT over a range of offered loads;
-//! - [`agree`]: the simulator against a VM run, sign per class.
+//! - [`agree`]: the simulator against a VM run, sign per class;
+//! - [`vmcheck`]: the pass rules of the scheduler tests in the test VM.
 
 pub mod agree;
 pub mod bpfcost;
@@ -25,4 +26,5 @@ pub mod stats;
 pub mod steal;
 pub mod sweep;
 pub mod trace;
+pub mod vmcheck;
 pub mod workload;

@@ -32,6 +32,7 @@ fn main() {
         Cmd::Sweep(a) => cmd::sweep::run(a),
         Cmd::Agree(a) => cmd::agree::run(a),
         Cmd::Guest(a) => cmd::guest(a),
+        Cmd::Vmtest(a) => cmd::vmtest::run(a),
         Cmd::Burn => loop {
             alps_bench::exec::burn_cpu(1_000_000_000);
         },

@@ -19,6 +19,11 @@ use anyhow::{Context, Result, bail};
 /// The file in a results directory that the host's sampler keeps current.
 pub const HOST_STAT_FILE: &str = "host-stat";
 
+/// The file in a results directory to which the sampler appends, once per
+/// [`SAMPLE_PERIOD`], the largest CPU time (ms) the host stole from any one
+/// of its CPUs in that period: one number per line.
+pub const BURST_FILE: &str = "host-steal-bursts";
+
 /// How often the sampler rewrites [`HOST_STAT_FILE`].
 pub const SAMPLE_PERIOD: Duration = Duration::from_millis(250);
 
@@ -55,6 +60,48 @@ pub fn parse_proc_stat(text: &str) -> Result<Ticks> {
     })
 }
 
+/// Each `cpuN` line's steal ticks, in CPU order. Lines without a steal
+/// field are skipped; an empty vector when there are none.
+pub fn per_cpu_steal(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .filter_map(|l| l.split_whitespace().nth(8)?.parse().ok())
+        .collect()
+}
+
+/// The largest steal of any one CPU between two [`per_cpu_steal`] readings,
+/// in ms at `tick_hz` ticks per second; None when the CPU sets differ (a
+/// CPU came or went) or a counter went backwards.
+pub fn largest_cpu_steal_ms(a: &[u64], b: &[u64], tick_hz: u64) -> Option<f64> {
+    if a.len() != b.len() || a.is_empty() || tick_hz == 0 {
+        return None;
+    }
+    let ticks = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| y.checked_sub(*x))
+        .collect::<Option<Vec<u64>>>()?;
+    Some(ticks.into_iter().max()? as f64 * 1000.0 / tick_hz as f64)
+}
+
+/// Lines in the burst file so far: pass it to [`largest_burst_ms`] after
+/// the measured stretch. 0 when there is no file yet.
+pub fn burst_mark(out_dir: &Path) -> usize {
+    std::fs::read_to_string(out_dir.join(BURST_FILE)).map_or(0, |t| t.lines().count())
+}
+
+/// The largest single-period steal (ms) the sampler recorded after line
+/// `mark` of the burst file; None when it recorded none since (no sampler,
+/// or a stretch shorter than a period).
+pub fn largest_burst_ms(out_dir: &Path, mark: usize) -> Option<f64> {
+    let text = std::fs::read_to_string(out_dir.join(BURST_FILE)).ok()?;
+    // A line the sampler is still writing fails to parse and is skipped.
+    text.lines()
+        .skip(mark)
+        .filter_map(|l| l.trim().parse::<f64>().ok())
+        .reduce(f64::max)
+}
+
 /// Percent of the CPU ticks between `a` and `b` that were stolen; None when
 /// no tick passed (or the counters went backwards: another boot).
 pub fn steal_pct(a: Ticks, b: Ticks) -> Option<f64> {
@@ -82,6 +129,7 @@ pub struct Sampler {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
+    bursts: PathBuf,
 }
 
 impl Sampler {
@@ -101,16 +149,30 @@ impl Sampler {
         copy().with_context(|| format!("cannot sample /proc/stat into {}", path.display()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let bursts = dir.join(BURST_FILE);
+        let _ = std::fs::remove_file(&bursts);
+        // SAFETY: sysconf has no preconditions.
+        let tick_hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100);
         let thread = std::thread::spawn(move || {
+            let mut last = std::fs::read_to_string("/proc/stat").map_or_else(|_| Vec::new(), |t| per_cpu_steal(&t));
             while !flag.load(Ordering::Relaxed) {
                 std::thread::sleep(SAMPLE_PERIOD);
                 let _ = copy();
+                let now = std::fs::read_to_string("/proc/stat").map_or_else(|_| Vec::new(), |t| per_cpu_steal(&t));
+                if let Some(ms) = largest_cpu_steal_ms(&last, &now, tick_hz) {
+                    use std::io::Write;
+                    let f = std::fs::OpenOptions::new().create(true).append(true).open(&bursts);
+                    // One write per line: a reader sees whole lines or a partial last one.
+                    let _ = f.and_then(|mut f| f.write_all(format!("{ms}\n").as_bytes()));
+                }
+                last = now;
             }
         });
         Ok(Self {
             stop,
             thread: Some(thread),
             path,
+            bursts: dir.join(BURST_FILE),
         })
     }
 }
@@ -123,6 +185,7 @@ impl Drop for Sampler {
         }
         // A later run on this host without the VM must not read stale ticks.
         let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(&self.bursts);
     }
 }
 
@@ -184,13 +247,43 @@ mod tests {
     }
 
     #[test]
+    fn bursts_are_the_largest_steal_of_one_cpu() {
+        let a =
+            per_cpu_steal("cpu  1 2 3 4 5 6 7 30 0 0\ncpu0 1 1 1 1 1 1 1 10 0 0\ncpu1 1 1 1 1 1 1 1 20 0 0\ncpu2 1\n");
+        assert_eq!(a, vec![10, 20]);
+        let b = per_cpu_steal("cpu0 1 1 1 1 1 1 1 17 0 0\ncpu1 1 1 1 1 1 1 1 21 0 0\n");
+        assert_eq!(largest_cpu_steal_ms(&a, &b, 100), Some(70.0));
+        assert_eq!(largest_cpu_steal_ms(&b, &a, 100), None);
+        assert_eq!(largest_cpu_steal_ms(&a, &b[..1], 100), None);
+    }
+
+    #[test]
+    fn the_largest_burst_counts_only_lines_after_the_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(burst_mark(dir.path()), 0);
+        assert_eq!(largest_burst_ms(dir.path(), 0), None);
+        std::fs::write(dir.path().join(BURST_FILE), "90\n0\n").unwrap();
+        let mark = burst_mark(dir.path());
+        assert_eq!(mark, 2);
+        std::fs::write(dir.path().join(BURST_FILE), "90\n0\n10\n40\n2").unwrap();
+        assert_eq!(largest_burst_ms(dir.path(), mark), Some(40.0));
+        assert_eq!(largest_burst_ms(dir.path(), 5), None);
+    }
+
+    #[test]
     fn the_sampler_keeps_the_file_current_and_removes_it() {
         let dir = tempfile::tempdir().unwrap();
         let s = Sampler::start(dir.path()).unwrap();
         let t = read_ticks(dir.path(), true).expect("ticks from the sampler's file");
         assert!(t.total > 0);
         assert!(dir.path().join(HOST_STAT_FILE).is_file());
+        std::thread::sleep(SAMPLE_PERIOD * 3);
+        assert!(
+            largest_burst_ms(dir.path(), 0).is_some_and(|ms| ms >= 0.0),
+            "no burst line after three periods"
+        );
         drop(s);
         assert!(!dir.path().join(HOST_STAT_FILE).exists());
+        assert!(!dir.path().join(BURST_FILE).exists());
     }
 }

@@ -10,6 +10,7 @@ pub mod replay;
 pub mod sandbox;
 pub mod sim;
 pub mod sweep;
+pub mod vmtest;
 
 use std::path::{Path, PathBuf};
 

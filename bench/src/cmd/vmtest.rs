@@ -1,0 +1,126 @@
+//! `alps-bench vmtest`: the scheduler tests that need sched_ext, run by the
+//! thin launchers in scripts/vm-tests inside the test VM. Each scenario
+//! prints `PASS <name>: <figures>` or `FAIL <name>: <reasons> | <figures>`
+//! (the launcher counts those lines); the command exits non-zero when one
+//! failed. The pass rules are in [`alps_bench::vmcheck`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use alps_bench::runner::{self, RunningSched};
+use alps_bench::vmcheck::{self, SchedRun};
+use alps_bench::workload::Scenario;
+use anyhow::{Context, Result, bail};
+
+use super::{build_plan, scx_alps_bin};
+use crate::cli::{TraceArgs, VmTest, VmTestArgs};
+
+pub fn run(a: VmTestArgs) -> Result<()> {
+    let (name, failed) = match a.test {
+        VmTest::Sched => ("sched", sched(&a)),
+    };
+    match failed {
+        Ok(0) => Ok(()),
+        Ok(n) => bail!("{n} scenario(s) failed"),
+        Err(e) => {
+            // The launcher counts FAIL lines: a setup error must print one.
+            println!("FAIL {name}: {e:#}");
+            Err(e)
+        }
+    }
+}
+
+/// The loader's "verified instructions per callback" figures from its log.
+fn verified_insns(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines().rev().find_map(|l| {
+        l.split_once("verified instructions per callback: ")
+            .map(|(_, v)| v.trim().to_string())
+    })
+}
+
+/// Each policy attaches, schedules and learns a 60-invocation mixed plan
+/// in per-function cgroups, and detaches cleanly. Returns the failures.
+fn sched(a: &VmTestArgs) -> Result<usize> {
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let scx_alps = scx_alps_bin(&a.scx_alps)?;
+    let exe = std::env::current_exe()?;
+    let trace = a.out.join("sched-trace.txt");
+    std::fs::write(&trace, vmcheck::sched_trace())?;
+    let targs = TraceArgs {
+        trace,
+        format: None,
+        scenario: Some(Scenario::Mixed),
+        limit: Some(0),
+        skip: None,
+        warmup: 0,
+        load: None,
+        time_scale: 1.0,
+        work_scale: "1".into(),
+        seed: 1,
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let plan = build_plan(&targs, cpus).context("cannot build the plan")?;
+    let plan_path = a.out.join("sched-plan.json");
+    std::fs::write(&plan_path, serde_json::to_vec_pretty(&plan)?)?;
+    let extra = shlex::split(&a.alps_flags).context("--alps-flags: unbalanced quotes")?;
+
+    let mut failed = 0;
+    for policy in ["alps", "alps-io"] {
+        let name = format!("sched-{policy}");
+        let log = a.out.join(format!("{name}.log"));
+        let mut cmd: Vec<String> = [
+            &scx_alps.display().to_string(),
+            "--stats",
+            "1",
+            "--json",
+            "--policy",
+            policy,
+        ]
+        .map(String::from)
+        .into();
+        cmd.extend(["--learn-interval-ms", "500"].map(String::from));
+        cmd.extend(extra.iter().cloned());
+        let mut sc = match RunningSched::start(&cmd, Some("alps"), &log, Duration::from_secs(60)) {
+            Ok(sc) => sc,
+            Err(e) => {
+                println!("FAIL {name}: scx_alps did not attach: {e:#}");
+                failed += 1;
+                continue;
+            }
+        };
+        let replay = runner::run_replay(
+            &exe,
+            &plan_path,
+            &a.out.join(format!("{name}.results.json")),
+            Some(10),
+            false,
+            |_| {},
+        )
+        .map(|v| (v.iter().filter(|i| i.ok).count(), v.len()))
+        .map_err(|e| format!("{e:#}"));
+        // One more learner update and statistics line after the last exit.
+        std::thread::sleep(Duration::from_millis(2500));
+        let ejected = sc.check_active().err().map(|e| format!("{e:#}"));
+        let stats = sc.stop().map_err(|e| format!("{e:#}"));
+        // Logged at attach; read once the log is complete (the kernel may
+        // report the attach before the loader's line is written).
+        let insns = verified_insns(&log);
+        let r = SchedRun {
+            policy: policy.into(),
+            replay,
+            ejected,
+            stats,
+            insns,
+        };
+        let why = vmcheck::sched_reasons(&r);
+        let figures = vmcheck::sched_figures(&r);
+        if why.is_empty() {
+            println!("PASS {name}: {figures}");
+        } else {
+            failed += 1;
+            println!("FAIL {name}: {} | {figures}", why.join("; "));
+        }
+    }
+    Ok(failed)
+}
