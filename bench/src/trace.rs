@@ -277,8 +277,61 @@ pub fn read_sfs(path: &Path) -> Result<Vec<TraceEntry>, TraceError> {
     Ok(out)
 }
 
-fn split_csv(l: &str) -> Vec<&str> {
-    l.split(',').map(|s| s.trim()).collect()
+/// A CSV table: its header and its data records, each record with its
+/// 1-based line and exactly as many fields as the header.
+struct Table {
+    header_line: usize,
+    header: Vec<String>,
+    rows: Vec<(usize, csv::StringRecord)>,
+}
+
+impl Table {
+    /// The header's column `name`.
+    fn col(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|c| c == name)
+    }
+}
+
+impl Ctx<'_> {
+    /// Reads `text` as CSV (fields trimmed, quoting as RFC 4180; blank and
+    /// `#` lines skipped). Errors name the line: an empty file, a malformed
+    /// record, a record whose field count differs from the header's.
+    fn table(&self, text: &str) -> Result<Table, TraceError> {
+        let mut rd = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .comment(Some(b'#'))
+            .from_reader(text.as_bytes());
+        let mut records = rd.records();
+        let line_of = |r: &csv::StringRecord| r.position().map_or(0, |p| p.line() as usize);
+        let bad = |e: csv::Error| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            self.err(line, "", format!("malformed CSV: {e}"))
+        };
+        let first = records
+            .next()
+            .ok_or_else(|| self.err(0, "", "empty file"))?
+            .map_err(bad)?;
+        let header: Vec<String> = first.iter().map(str::to_string).collect();
+        let mut rows = Vec::new();
+        for r in records {
+            let r = r.map_err(bad)?;
+            if r.len() != header.len() {
+                return Err(self.err(
+                    line_of(&r),
+                    "",
+                    format!("expected {} columns, found {}", header.len(), r.len()),
+                ));
+            }
+            rows.push((line_of(&r), r));
+        }
+        Ok(Table {
+            header_line: line_of(&first),
+            header,
+            rows,
+        })
+    }
 }
 
 /// Reads the Azure Functions 2021 trace `app,func,end_timestamp,duration`
@@ -286,22 +339,17 @@ fn split_csv(l: &str) -> Vec<&str> {
 pub fn read_azure2021(path: &Path) -> Result<Vec<TraceEntry>, TraceError> {
     let text = read_text(path)?;
     let cx = Ctx { file: path };
-    let mut lines = data_lines(&text);
-    let (hl, header) = lines.next().ok_or_else(|| cx.err(0, "", "empty file"))?;
-    let h = split_csv(header);
-    let col = |name: &str| h.iter().position(|c| *c == name);
-    let (Some(ia), Some(ifn), Some(ie), Some(id)) = (col("app"), col("func"), col("end_timestamp"), col("duration"))
+    let t = cx.table(&text)?;
+    let (Some(ia), Some(ifn), Some(ie), Some(id)) =
+        (t.col("app"), t.col("func"), t.col("end_timestamp"), t.col("duration"))
     else {
-        return Err(cx.err(hl, "", "header must name app,func,end_timestamp,duration"));
+        return Err(cx.err(t.header_line, "", "header must name app,func,end_timestamp,duration"));
     };
     let mut out = Vec::new();
-    for (line, l) in lines {
-        let c = split_csv(l);
-        if c.len() != h.len() {
-            return Err(cx.err(line, "", format!("expected {} columns, found {}", h.len(), c.len())));
-        }
-        let end = cx.nonneg(line, "end_timestamp", c[ie])?;
-        let dur = cx.nonneg(line, "duration", c[id])?;
+    for (line, c) in &t.rows {
+        let line = *line;
+        let end = cx.nonneg(line, "end_timestamp", &c[ie])?;
+        let dur = cx.nonneg(line, "duration", &c[id])?;
         if dur > end {
             return Err(cx.err(
                 line,
@@ -312,7 +360,7 @@ pub fn read_azure2021(path: &Path) -> Result<Vec<TraceEntry>, TraceError> {
         out.push(TraceEntry {
             line,
             id: format!("{}", out.len() + 1),
-            func: format!("{}/{}", short_hash(c[ia]), short_hash(c[ifn])),
+            func: format!("{}/{}", short_hash(&c[ia]), short_hash(&c[ifn])),
             class: None,
             arrival_ms: (end - dur) * 1000.0,
             work: Work::DurationMs(dur * 1000.0),
@@ -373,27 +421,23 @@ pub fn read_azure2019(path: &Path, seed: u64) -> Result<Vec<TraceEntry>, TraceEr
 
     // Durations: function key -> percentile points.
     let cx = Ctx { file: &dur_path };
-    let mut dl = data_lines(&dur_text);
-    let (hl, header) = dl.next().ok_or_else(|| cx.err(0, "", "empty file"))?;
-    let h = split_csv(header);
-    let idx = |name: &str| h.iter().position(|c| *c == name);
-    let (Some(io), Some(ia), Some(ifn)) = (idx("HashOwner"), idx("HashApp"), idx("HashFunction")) else {
-        return Err(cx.err(hl, "", "header must name HashOwner,HashApp,HashFunction"));
+    let t = cx.table(&dur_text)?;
+    let (Some(io), Some(ia), Some(ifn)) = (t.col("HashOwner"), t.col("HashApp"), t.col("HashFunction")) else {
+        return Err(cx.err(t.header_line, "", "header must name HashOwner,HashApp,HashFunction"));
     };
     let mut pct_cols = Vec::new();
     for (name, q) in AZURE_PCTS {
-        let i = idx(name).ok_or_else(|| cx.err(hl, name, "missing percentile column"))?;
+        let i = t
+            .col(name)
+            .ok_or_else(|| cx.err(t.header_line, name, "missing percentile column"))?;
         pct_cols.push((i, name, q));
     }
     let mut durations: HashMap<(String, String, String), Vec<(f64, f64)>> = HashMap::new();
-    for (line, l) in dl {
-        let c = split_csv(l);
-        if c.len() != h.len() {
-            return Err(cx.err(line, "", format!("expected {} columns, found {}", h.len(), c.len())));
-        }
+    for (line, c) in &t.rows {
+        let line = *line;
         let mut pts = Vec::new();
         for &(i, name, q) in &pct_cols {
-            pts.push((q, cx.nonneg(line, name, c[i])?));
+            pts.push((q, cx.nonneg(line, name, &c[i])?));
         }
         if pts.windows(2).any(|w| w[1].1 < w[0].1) {
             return Err(cx.err(line, "percentile_Average_*", "percentiles must not decrease"));
@@ -402,27 +446,21 @@ pub fn read_azure2019(path: &Path, seed: u64) -> Result<Vec<TraceEntry>, TraceEr
     }
 
     let cx = Ctx { file: &inv_path };
-    let mut il = data_lines(&inv_text);
-    let (hl, header) = il.next().ok_or_else(|| cx.err(0, "", "empty file"))?;
-    let h = split_csv(header);
-    let idx = |name: &str| h.iter().position(|c| *c == name);
-    let (Some(io), Some(ia), Some(ifn)) = (idx("HashOwner"), idx("HashApp"), idx("HashFunction")) else {
+    let t = cx.table(&inv_text)?;
+    let (Some(io), Some(ia), Some(ifn)) = (t.col("HashOwner"), t.col("HashApp"), t.col("HashFunction")) else {
         return Err(cx.err(
-            hl,
+            t.header_line,
             "",
             "header must name HashOwner,HashApp,HashFunction,Trigger,1..1440",
         ));
     };
-    let Some(first_min) = idx("1") else {
-        return Err(cx.err(hl, "1", "missing per-minute columns 1..1440"));
+    let Some(first_min) = t.col("1") else {
+        return Err(cx.err(t.header_line, "1", "missing per-minute columns 1..1440"));
     };
     let mut rng = StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
-    for (line, l) in il {
-        let c = split_csv(l);
-        if c.len() != h.len() {
-            return Err(cx.err(line, "", format!("expected {} columns, found {}", h.len(), c.len())));
-        }
+    for (line, c) in &t.rows {
+        let line = *line;
         let key = (c[io].to_string(), c[ia].to_string(), c[ifn].to_string());
         let Some(pts) = durations.get(&key) else {
             return Err(cx.err(
@@ -432,8 +470,8 @@ pub fn read_azure2019(path: &Path, seed: u64) -> Result<Vec<TraceEntry>, TraceEr
             ));
         };
         let func = format!("{}/{}", short_hash(&key.1), short_hash(&key.2));
-        for (m, count) in c[first_min..].iter().enumerate() {
-            let field = h[first_min + m];
+        for (m, count) in c.iter().skip(first_min).enumerate() {
+            let field = &t.header[first_min + m];
             let count: u64 = cx.num(line, field, count)?;
             for _ in 0..count {
                 let arrival_ms = (m as f64 + rng.random::<f64>()) * 60_000.0;
