@@ -624,7 +624,7 @@ fn init_logging(verbose: bool) -> Result<()> {
 fn run_scheduler(opts: &Opts, settings: &Settings, shutdown: Arc<AtomicBool>) -> Result<()> {
     preflight::check_environment(
         std::path::Path::new("/sys"),
-        unsafe { libc::geteuid() },
+        nix::unistd::geteuid().as_raw(),
         &preflight::kernel_release(),
     )?;
     scx_utils::try_set_rlimit_infinity();

@@ -29,22 +29,34 @@ impl ProgCost {
     }
 }
 
+/// One entry of `bpftool -j prog show`, the fields this module reads.
+#[derive(Deserialize)]
+struct BpftoolProg {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    name: Option<String>,
+    /// Absent unless `kernel.bpf_stats_enabled` was on.
+    #[serde(default)]
+    run_cnt: u64,
+    #[serde(default)]
+    run_time_ns: u64,
+}
+
 /// The struct_ops programs of `bpftool -j prog show` output, with their
 /// counters (programs without counters count 0).
 ///
-/// Errors when the output is not bpftool's JSON list.
+/// Errors when the output is not bpftool's JSON list of programs.
 pub fn parse_bpftool(json: &str) -> Result<Vec<ProgCost>> {
-    let v: serde_json::Value = serde_json::from_str(json).context("bpftool output is not JSON")?;
-    let Some(progs) = v.as_array() else {
-        bail!("bpftool output is not a JSON list of programs");
-    };
+    let progs: Vec<BpftoolProg> =
+        serde_json::from_str(json).context("bpftool output is not a JSON list of programs")?;
     Ok(progs
-        .iter()
-        .filter(|p| p.get("type").and_then(|t| t.as_str()) == Some("struct_ops"))
+        .into_iter()
+        .filter(|p| p.kind == "struct_ops")
         .map(|p| ProgCost {
-            name: p.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_string(),
-            run_cnt: p.get("run_cnt").and_then(|n| n.as_u64()).unwrap_or(0),
-            run_time_ns: p.get("run_time_ns").and_then(|n| n.as_u64()).unwrap_or(0),
+            name: p.name.unwrap_or_else(|| "?".into()),
+            run_cnt: p.run_cnt,
+            run_time_ns: p.run_time_ns,
         })
         .collect())
 }

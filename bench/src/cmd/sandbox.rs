@@ -1,70 +1,54 @@
 //! `alps-bench sandbox`: scx_loader's restrictions around a command.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::cli::SandboxArgs;
 
-fn os_err(what: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what}: {}", std::io::Error::last_os_error())
-}
-
 pub fn run(a: SandboxArgs) -> Result<()> {
-    use std::ffi::CString;
+    use std::num::NonZeroUsize;
     use std::os::unix::process::CommandExt;
-    let c = |s: &str| CString::new(s).expect("no NUL in constant");
-    // SAFETY: plain syscalls with valid, NUL-terminated arguments; they only
-    // affect this process (and what it executes).
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            return Err(os_err("unshare(CLONE_NEWNS) (run as root)"));
-        }
-        let none = std::ptr::null();
-        if libc::mount(
-            none,
-            c("/").as_ptr(),
-            none,
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(os_err("making mounts private"));
-        }
-        let cg = c("/sys/fs/cgroup");
-        if libc::mount(
-            cg.as_ptr(),
-            cg.as_ptr(),
-            none,
-            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(os_err("remounting /sys/fs/cgroup read-only"));
-        }
-        let rl = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::setrlimit(libc::RLIMIT_RTPRIO, &rl) != 0 {
-            return Err(os_err("setrlimit(RLIMIT_RTPRIO, 0)"));
-        }
-        const PR_SET_MDWE: libc::c_int = 65;
-        const PR_MDWE_REFUSE_EXEC_GAIN: libc::c_ulong = 1;
-        if libc::prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0 {
-            return Err(os_err("prctl(PR_SET_MDWE) (Linux 6.3+)"));
-        }
-        // Check the restrictions hold before handing over.
-        let wx = libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if wx != libc::MAP_FAILED {
-            libc::munmap(wx, 4096);
-            bail!("sandbox: a writable+executable mapping was still allowed");
-        }
+
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, unshare};
+    use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+    use nix::sys::resource::{Resource, setrlimit};
+
+    let none: Option<&str> = None;
+    unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS) (run as root)")?;
+    mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).context("making mounts private")?;
+    let cg = "/sys/fs/cgroup";
+    mount(
+        Some(cg),
+        cg,
+        none,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        none,
+    )
+    .context("remounting /sys/fs/cgroup read-only")?;
+    setrlimit(Resource::RLIMIT_RTPRIO, 0, 0).context("setrlimit(RLIMIT_RTPRIO, 0)")?;
+    // nix has no wrapper for PR_SET_MDWE (Linux 6.3+).
+    const PR_SET_MDWE: libc::c_int = 65;
+    const PR_MDWE_REFUSE_EXEC_GAIN: libc::c_ulong = 1;
+    // SAFETY: prctl with integer arguments only; it affects this process and
+    // what it executes.
+    if unsafe { libc::prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) } != 0 {
+        bail!("prctl(PR_SET_MDWE) (Linux 6.3+): {}", std::io::Error::last_os_error());
+    }
+    // Check the restrictions hold before handing over.
+    let page = NonZeroUsize::new(4096).expect("non-zero");
+    // SAFETY: a fresh anonymous private mapping that nothing else references.
+    let wx = unsafe {
+        mmap_anonymous(
+            None,
+            page,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE | ProtFlags::PROT_EXEC,
+            MapFlags::MAP_PRIVATE,
+        )
+    };
+    if let Ok(p) = wx {
+        // SAFETY: the mapping made just above, unused.
+        let _ = unsafe { munmap(p, page.get()) };
+        bail!("sandbox: a writable+executable mapping was still allowed");
     }
     if std::fs::create_dir("/sys/fs/cgroup/alps-sandbox-probe").is_ok() {
         let _ = std::fs::remove_dir("/sys/fs/cgroup/alps-sandbox-probe");
