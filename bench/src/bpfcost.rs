@@ -32,8 +32,9 @@ impl ProgCost {
 /// One entry of `bpftool -j prog show`, the fields this module reads.
 #[derive(Deserialize)]
 struct BpftoolProg {
+    /// A name, or a number for a type this bpftool does not know.
     #[serde(rename = "type")]
-    kind: String,
+    kind: serde_json::Value,
     #[serde(default)]
     name: Option<String>,
     /// Absent unless `kernel.bpf_stats_enabled` was on.
@@ -52,7 +53,7 @@ pub fn parse_bpftool(json: &str) -> Result<Vec<ProgCost>> {
         serde_json::from_str(json).context("bpftool output is not a JSON list of programs")?;
     Ok(progs
         .into_iter()
-        .filter(|p| p.kind == "struct_ops")
+        .filter(|p| p.kind.as_str() == Some("struct_ops"))
         .map(|p| ProgCost {
             name: p.name.unwrap_or_else(|| "?".into()),
             run_cnt: p.run_cnt,
@@ -200,7 +201,8 @@ mod tests {
             {"id": 10, "type": "struct_ops", "name": "alps_enqueue", "run_time_ns": 9000, "run_cnt": 30},
             {"id": 11, "type": "struct_ops", "name": "alps_tick", "run_time_ns": 1000, "run_cnt": 10},
             {"id": 12, "type": "tracing", "name": "alps_task_exit", "run_time_ns": 50000, "run_cnt": 5},
-            {"id": 13, "type": "struct_ops", "name": "alps_init"}
+            {"id": 13, "type": "struct_ops", "name": "alps_init"},
+            {"id": 14, "type": 33, "name": "unknown_to_this_bpftool", "run_cnt": 1}
         ]"#;
         let p = parse_bpftool(json).unwrap();
         assert_eq!(p.len(), 3);

@@ -474,6 +474,23 @@ pub struct ReplayArgs {
 }
 
 impl TraceArgs {
+    /// Every entry of `trace` as the mixed scenario, at the trace's own
+    /// arrival times, work scaled by `work_scale` ("auto" or a factor).
+    pub fn whole_mixed(trace: PathBuf, work_scale: &str) -> Self {
+        Self {
+            trace,
+            format: None,
+            scenario: Some(Scenario::Mixed),
+            limit: Some(0),
+            skip: None,
+            warmup: 0,
+            load: None,
+            time_scale: 1.0,
+            work_scale: work_scale.into(),
+            seed: 1,
+        }
+    }
+
     /// A short name of the run for result directories: the scenario, or the
     /// trace file's stem.
     pub fn stem(&self) -> String {

@@ -31,16 +31,17 @@ pub struct HostWorkRun {
     #[serde(default)]
     pub host_steal_pct: Option<f64>,
     /// The most the host stole from one of its CPUs within one sample period
-    /// ([`crate::steal::SAMPLE_PERIOD`]) during the probes, ms.
+    /// ([`crate::steal::SAMPLE_PERIOD`]) while cyclictest ran, ms.
     #[serde(default)]
     pub host_steal_burst_ms: Option<f64>,
     /// Times this arm's repetition was run before this one and discarded
     /// (`--max-steal-burst-ms`).
     #[serde(default)]
     pub run_again: usize,
-    /// scx_alps's statistics at the end of cyclictest (one `--monitor`
-    /// snapshot after the hogs stopped): who waited longest beside the hogs,
-    /// kicks, throttled wake-ups, guard. None for other arms.
+    /// scx_alps's statistics since it attached, read with one `--monitor`
+    /// snapshot right after cyclictest (the hogs stopped, hackbench not
+    /// started): who waited longest, kicks, throttled wake-ups, guard. None
+    /// for other arms.
     #[serde(default)]
     pub cyclictest_stats: Option<scx_alps::metrics::Metrics>,
 }
@@ -150,8 +151,8 @@ pub fn run_probes(p: &Probes, hog: &[String], between: impl FnOnce()) -> Result<
     Ok((avg, max, parse_hackbench(&hb)?))
 }
 
-/// `cmd` without the statistics flags `--stats N` and `--json` that the
-/// runner adds to scx_alps arms: a statistics dump every second costs tens
+/// `cmd` without the statistics flags `--stats N` and `--json` (the
+/// runner's, and any in `--alps-flags`): a statistics dump every second costs tens
 /// of ms of CPU under TCG in threads that run before the host's work (the
 /// loader's), which shows as cyclictest wake-ups that late; the probes
 /// measure the scheduler as shipped.
@@ -258,8 +259,8 @@ pub fn markdown(runs: &[HostWorkRun], arms: &[String], kernel: &str) -> String {
     o
 }
 
-/// Per repetition of a scx_alps arm, what its statistics say of the
-/// cyclictest stretch: the longest runnable wait and its task, wake-up
+/// Per repetition of a scx_alps arm, its statistics since attach as read
+/// right after cyclictest: the longest runnable wait and its task, wake-up
 /// kicks, wake-ups held back by a quantum, guard promotions. Empty when no
 /// run has them.
 fn sched_stats(runs: &[HostWorkRun], arms: &[String]) -> String {
@@ -267,7 +268,8 @@ fn sched_stats(runs: &[HostWorkRun], arms: &[String]) -> String {
         return String::new();
     }
     let mut o = String::from(
-        "\nscx_alps during cyclictest, per repetition: longest runnable wait (its task), wake-up \
+        "\nscx_alps from attach to the end of cyclictest (hogs started and stopped included), per \
+         repetition: longest runnable wait (its task), wake-up \
          preemption kicks, wake-ups held back by a quantum, tick preemptions, guard promotions:\n\n\
          | arm | rep | longest wait ms (task) | kicks | held back | tick preempts | guard |\n|---|---:|---|---:|---:|---:|---:|\n",
     );

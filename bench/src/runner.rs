@@ -260,7 +260,13 @@ impl RunningSched {
     /// Stops the scheduler with SIGINT (SIGKILL after 20 s) and waits for
     /// the kernel to return to its default scheduler. Returns the last
     /// statistics snapshot the scheduler printed.
-    pub fn stop(mut self) -> Result<Option<Metrics>> {
+    pub fn stop(self) -> Result<Option<Metrics>> {
+        Ok(self.stop_report()?.0)
+    }
+
+    /// [`stop`](Self::stop), also saying whether the scheduler ignored
+    /// SIGINT for 20 s and had to be killed.
+    pub fn stop_report(mut self) -> Result<(Option<Metrics>, bool)> {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGINT) };
         let exited = wait_for(Duration::from_secs(20), || matches!(self.child.try_wait(), Ok(Some(_))));
@@ -282,7 +288,7 @@ impl RunningSched {
             );
         }
         std::thread::sleep(Duration::from_millis(300));
-        Ok(self.last_stats.lock().ok().and_then(|s| s.clone()))
+        Ok((self.last_stats.lock().ok().and_then(|s| s.clone()), !exited))
     }
 }
 

@@ -95,8 +95,10 @@ pub fn burst_mark(out_dir: &Path) -> usize {
 /// or a stretch shorter than a period).
 pub fn largest_burst_ms(out_dir: &Path, mark: usize) -> Option<f64> {
     let text = std::fs::read_to_string(out_dir.join(BURST_FILE)).ok()?;
-    // A line the sampler is still writing fails to parse and is skipped.
-    text.lines()
+    // Only newline-terminated lines: the last one may be half written.
+    let whole = text.rfind('\n').map_or("", |i| &text[..=i]);
+    whole
+        .lines()
         .skip(mark)
         .filter_map(|l| l.trim().parse::<f64>().ok())
         .reduce(f64::max)
@@ -201,7 +203,7 @@ pub fn section<'a>(arms: impl Iterator<Item = (&'a str, &'a [Option<f64>], usize
         "\n## CPU the host took\n\n\
          Percent of the machine's CPU stolen by its own host during each measured repetition (the test \
          VM's host when run there): a repetition that ran through a stolen stretch is slower whatever \
-         the scheduler. `ab --max-host-steal` runs such a repetition again.\n\n\
+         the scheduler. `ab --max-host-steal` and `host-work --max-steal-burst-ms` run such a repetition again.\n\n\
          | arm | stolen % per repetition | run again |\n|---|---|---:|\n",
     );
     for (arm, steal, reruns) in arms {
@@ -265,8 +267,11 @@ mod tests {
         std::fs::write(dir.path().join(BURST_FILE), "90\n0\n").unwrap();
         let mark = burst_mark(dir.path());
         assert_eq!(mark, 2);
-        std::fs::write(dir.path().join(BURST_FILE), "90\n0\n10\n40\n2").unwrap();
+        std::fs::write(dir.path().join(BURST_FILE), "90\n0\n10\n40\n7").unwrap();
         assert_eq!(largest_burst_ms(dir.path(), mark), Some(40.0));
+        // "7" is a line still being written (perhaps "70"): not counted yet.
+        std::fs::write(dir.path().join(BURST_FILE), "90\n0\n7").unwrap();
+        assert_eq!(largest_burst_ms(dir.path(), mark), None);
         assert_eq!(largest_burst_ms(dir.path(), 5), None);
     }
 

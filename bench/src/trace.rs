@@ -293,41 +293,40 @@ impl Table {
 }
 
 impl Ctx<'_> {
-    /// Reads `text` as CSV (fields trimmed, quoting as RFC 4180; blank and
-    /// `#` lines skipped). Errors name the line: an empty file, a malformed
+    /// Reads `text` as CSV: the data lines of [`data_lines`] (trimmed;
+    /// blank and `#` lines skipped), each one record with RFC 4180 quoting
+    /// and trimmed fields. Errors name the line: an empty file, a malformed
     /// record, a record whose field count differs from the header's.
     fn table(&self, text: &str) -> Result<Table, TraceError> {
-        let mut rd = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .comment(Some(b'#'))
-            .from_reader(text.as_bytes());
-        let mut records = rd.records();
-        let line_of = |r: &csv::StringRecord| r.position().map_or(0, |p| p.line() as usize);
-        let bad = |e: csv::Error| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
-            self.err(line, "", format!("malformed CSV: {e}"))
+        let record = |line: usize, l: &str| -> Result<csv::StringRecord, TraceError> {
+            let mut rd = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .trim(csv::Trim::All)
+                .from_reader(l.as_bytes());
+            let mut rec = csv::StringRecord::new();
+            match rd.read_record(&mut rec) {
+                Ok(true) => Ok(rec),
+                Ok(false) => Err(self.err(line, "", "empty record")),
+                Err(e) => Err(self.err(line, "", format!("malformed CSV: {e}"))),
+            }
         };
-        let first = records
-            .next()
-            .ok_or_else(|| self.err(0, "", "empty file"))?
-            .map_err(bad)?;
-        let header: Vec<String> = first.iter().map(str::to_string).collect();
+        let mut lines = data_lines(text);
+        let (header_line, first) = lines.next().ok_or_else(|| self.err(0, "", "empty file"))?;
+        let header: Vec<String> = record(header_line, first)?.iter().map(str::to_string).collect();
         let mut rows = Vec::new();
-        for r in records {
-            let r = r.map_err(bad)?;
+        for (line, l) in lines {
+            let r = record(line, l)?;
             if r.len() != header.len() {
                 return Err(self.err(
-                    line_of(&r),
+                    line,
                     "",
                     format!("expected {} columns, found {}", header.len(), r.len()),
                 ));
             }
-            rows.push((line_of(&r), r));
+            rows.push((line, r));
         }
         Ok(Table {
-            header_line: line_of(&first),
+            header_line,
             header,
             rows,
         })
@@ -704,6 +703,27 @@ mod tests {
         assert_eq!(t[0].work, Work::DurationMs(9000.0));
         assert_eq!(t[1].arrival_ms, 1000.0);
         assert_eq!(detect(&p).unwrap(), Format::Azure2021);
+    }
+
+    #[test]
+    fn azure2021_csv_lines_keep_their_numbers() {
+        // CRLF, an indented comment, a whitespace-only line and a quoted
+        // field with a comma: errors still name the file's own line.
+        let p = tmp(
+            "az21-lines.csv",
+            "app,func,end_timestamp,duration\r\n  # note\r\n   \r\n\"a,1\",f,10,2\r\na,f,x,1\r\n",
+        );
+        let e = read_azure2021(&p).unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (5, "end_timestamp"), "{e}");
+        let p = tmp(
+            "az21-ok.csv",
+            "app,func,end_timestamp,duration\r\n  # note\r\n\"a,1\",f,10,2\r\n",
+        );
+        let t = read_azure2021(&p).unwrap();
+        assert_eq!((t.len(), t[0].line), (1, 3));
+        assert_eq!(t[0].func, "a,1/f");
+        let e = read_azure2021(&tmp("az21-cols.csv", "app,func,end_timestamp,duration\n\n1,2,3\n")).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
     }
 
     #[test]

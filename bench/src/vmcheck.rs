@@ -32,8 +32,8 @@ pub struct SchedRun {
     pub replay: Result<(usize, usize), String>,
     /// Why the scheduler was no longer attached after the workload, if so.
     pub ejected: Option<String>,
-    /// The last statistics snapshot, or why stopping failed (a non-zero
-    /// exit on SIGINT, sched_ext not back to disabled).
+    /// The last statistics snapshot, or why stopping failed (SIGINT
+    /// ignored, a non-zero exit on it, sched_ext not back to disabled).
     pub stats: Result<Option<Metrics>, String>,
     /// The loader's "verified instructions per callback" line, if logged.
     pub insns: Option<String>,

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use alps_bench::report::{self, ArmRun, RunMeta, Summary};
 use alps_bench::sim::{self, SimConfig};
-use alps_bench::workload::{Plan, Scenario};
+use alps_bench::workload::Plan;
 use anyhow::{Context, Result, bail};
 use log::info;
 use scx_alps::learner::PolicyKind;
@@ -131,18 +131,7 @@ pub fn run(a: SimArgs) -> Result<()> {
 }
 
 pub fn speed(a: SimSpeedArgs) -> Result<()> {
-    let t = TraceArgs {
-        trace: a.trace.clone(),
-        format: None,
-        scenario: Some(Scenario::Mixed),
-        limit: Some(0),
-        skip: None,
-        warmup: 0,
-        load: None,
-        time_scale: 1.0,
-        work_scale: "auto".into(),
-        seed: 1,
-    };
+    let t = TraceArgs::whole_mixed(a.trace.clone(), "auto");
     if !(a.load > 0.0 && a.load <= 10.0) {
         bail!("--load must be in (0, 10]");
     }

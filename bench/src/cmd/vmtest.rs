@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use alps_bench::runner::{self, RunningSched};
 use alps_bench::vmcheck::{self, SchedRun};
-use alps_bench::workload::Scenario;
 use anyhow::{Context, Result, bail};
 
 use super::{build_plan, scx_alps_bin};
@@ -47,18 +46,7 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
     let exe = std::env::current_exe()?;
     let trace = a.out.join("sched-trace.txt");
     std::fs::write(&trace, vmcheck::sched_trace())?;
-    let targs = TraceArgs {
-        trace,
-        format: None,
-        scenario: Some(Scenario::Mixed),
-        limit: Some(0),
-        skip: None,
-        warmup: 0,
-        load: None,
-        time_scale: 1.0,
-        work_scale: "1".into(),
-        seed: 1,
-    };
+    let targs = TraceArgs::whole_mixed(trace, "1");
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let plan = build_plan(&targs, cpus).context("cannot build the plan")?;
     let plan_path = a.out.join("sched-plan.json");
@@ -102,7 +90,11 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
         // One more learner update and statistics line after the last exit.
         std::thread::sleep(Duration::from_millis(2500));
         let ejected = sc.check_active().err().map(|e| format!("{e:#}"));
-        let stats = sc.stop().map_err(|e| format!("{e:#}"));
+        let stats = match sc.stop_report() {
+            Ok((_, true)) => Err("scx_alps ignored SIGINT for 20 s and was killed".into()),
+            Ok((m, false)) => Ok(m),
+            Err(e) => Err(format!("{e:#}")),
+        };
         // Logged at attach; read once the log is complete (the kernel may
         // report the attach before the loader's line is written).
         let insns = verified_insns(&log);
