@@ -151,53 +151,6 @@ pub fn run_probes(p: &Probes, hog: &[String], between: impl FnOnce()) -> Result<
     Ok((avg, max, parse_hackbench(&hb)?))
 }
 
-/// `cmd` without the statistics flags `--stats N` and `--json` (the
-/// runner's, and any in `--alps-flags`): a statistics dump every second costs tens
-/// of ms of CPU under TCG in threads that run before the host's work (the
-/// loader's), which shows as cyclictest wake-ups that late; the probes
-/// measure the scheduler as shipped.
-pub fn without_stats(cmd: &[String]) -> Vec<String> {
-    let mut out = Vec::with_capacity(cmd.len());
-    let mut it = cmd.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--stats" => {
-                it.next();
-            }
-            "--json" => {}
-            _ => out.push(a.clone()),
-        }
-    }
-    out
-}
-
-/// One statistics snapshot of the running scx_alps, from `scx_alps
-/// --monitor` (its first JSON line); None when none comes within 5 s.
-pub fn monitor_once(scx_alps: &std::path::Path) -> Option<scx_alps::metrics::Metrics> {
-    use std::io::BufRead;
-    let mut child = Command::new(scx_alps)
-        .args(["--monitor", "0.5", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let out = child.stdout.take()?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(m) = serde_json::from_str::<scx_alps::metrics::Metrics>(&line) {
-                let _ = tx.send(m);
-                return;
-            }
-        }
-    });
-    let m = rx.recv_timeout(Duration::from_secs(5)).ok();
-    let _ = child.kill();
-    let _ = child.wait();
-    m
-}
-
 /// One figure of a run.
 type Metric = fn(&HostWorkRun) -> f64;
 
@@ -364,26 +317,6 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("| eevdf | 1 |"), "{md}");
-    }
-
-    #[test]
-    fn the_stats_flags_are_dropped_and_nothing_else() {
-        let cmd: Vec<String> = [
-            "scx_alps",
-            "--policy",
-            "alps-io",
-            "--stats",
-            "1",
-            "--json",
-            "--host-quantum-us",
-            "1000",
-        ]
-        .map(String::from)
-        .into();
-        assert_eq!(
-            without_stats(&cmd),
-            ["scx_alps", "--policy", "alps-io", "--host-quantum-us", "1000"].map(String::from)
-        );
     }
 
     #[test]

@@ -48,9 +48,11 @@ pub fn parse_arms(
     warmup: bool,
 ) -> Result<Vec<ArmSpec>> {
     let alps = |name: &str, policy: &str, more: &[&str]| {
-        // --stats --json: the runner keeps the last snapshot for the report.
+        // As the service runs it: no --stats. A dump every second costs the
+        // loader tens of ms of CPU under TCG that the EEVDF arm never pays;
+        // the report's counters come from one --monitor snapshot at the end
+        // (finish_arm).
         let mut cmd = vec![scx_alps.display().to_string(), "--policy".into(), policy.into()];
-        cmd.extend(["--stats", "1", "--json"].map(String::from));
         cmd.extend(more.iter().map(|s| s.to_string()));
         cmd.extend(alps_flags.iter().cloned());
         ArmSpec {
@@ -365,16 +367,56 @@ pub fn start_arm(arm: &ArmSpec, logs: &Path, rep: usize, timeout: Duration) -> R
 }
 
 /// Stops what [`start_arm`] started, after checking it stayed attached for
-/// the whole run. Returns the ops name and the last statistics snapshot.
+/// the whole run. Returns the ops name and the scheduler's statistics: for
+/// scx_alps (ops `alps*`, command `scx_alps`) one [`monitor_once`] snapshot
+/// taken before stopping it, else the last JSON line it printed, if any.
 pub fn finish_arm(sched: Option<RunningSched>, arm: &ArmSpec, rep: usize) -> Result<(Option<String>, Option<Metrics>)> {
     let Some(mut sc) = sched else {
         return Ok((None, None));
     };
     let active = sc.check_active();
+    let snapshot = match arm.cmd.as_deref() {
+        Some([bin, ..]) if active.is_ok() && is_scx_alps(&sc.ops, bin) => monitor_once(Path::new(bin)),
+        _ => None,
+    };
     let ops = sc.ops.clone();
     let stats = sc.stop();
     active.with_context(|| format!("arm {}, repetition {}", arm.name, rep + 1))?;
-    Ok((Some(ops), stats?))
+    Ok((Some(ops), snapshot.or(stats?)))
+}
+
+/// Whether an attached scheduler (ops name `ops`, started as `bin`) is
+/// scx_alps, whose statistics `--monitor` reaches.
+fn is_scx_alps(ops: &str, bin: &str) -> bool {
+    let name = Path::new(bin).file_name().and_then(|n| n.to_str()).unwrap_or("");
+    ops.starts_with("alps") && name.starts_with("scx_alps")
+}
+
+/// One statistics snapshot of the running scx_alps, from `scx_alps
+/// --monitor 0.5 --json` (its first JSON line: counters since attach, rates
+/// over the 0.5 s before it); None when none comes within 5 s.
+pub fn monitor_once(scx_alps: &Path) -> Option<Metrics> {
+    let mut child = Command::new(scx_alps)
+        .args(["--monitor", "0.5", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let out = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(m) = serde_json::from_str::<Metrics>(&line) {
+                let _ = tx.send(m);
+                return;
+            }
+        }
+    });
+    let m = rx.recv_timeout(Duration::from_secs(5)).ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    m
 }
 
 /// Everything `run_ab` needs.
@@ -510,16 +552,7 @@ mod tests {
         assert_eq!(arms[0].cmd, None);
         assert_eq!(
             arms[2].cmd.as_ref().unwrap(),
-            &names(&[
-                "/x/scx_alps",
-                "--policy",
-                "alps-io",
-                "--stats",
-                "1",
-                "--json",
-                "--learn-interval-ms",
-                "1000"
-            ])
+            &names(&["/x/scx_alps", "--policy", "alps-io", "--learn-interval-ms", "1000"])
         );
         assert_eq!(arms[2].ops_prefix.as_deref(), Some("alps"));
         assert_eq!(arms[3].name, "bpfland");
@@ -527,6 +560,16 @@ mod tests {
             arms[3].cmd.as_ref().unwrap(),
             &names(&["scx_bpfland", "--slice-us", "5000"])
         );
+    }
+
+    #[test]
+    fn only_scx_alps_is_asked_for_a_snapshot() {
+        assert!(is_scx_alps("alps_0.1.0_x86_64", "/x/target/release/scx_alps"));
+        assert!(is_scx_alps("alps_0.1.0_x86_64", "scx_alps"));
+        assert!(!is_scx_alps("bpfland_1.1.2", "scx_bpfland"));
+        // A peer scheduler named alps-something, or scx_alps under a wrapper.
+        assert!(!is_scx_alps("alps_0.1.0_x86_64", "sudo"));
+        assert!(!is_scx_alps("bpfland_1.1.2", "scx_alps"));
     }
 
     #[test]

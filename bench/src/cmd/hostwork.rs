@@ -26,10 +26,7 @@ pub fn run(a: HostWorkArgs) -> Result<()> {
     let out = out.canonicalize()?;
     let flags = shlex::split(&a.alps_flags).context("--alps-flags: unbalanced quotes")?;
     let scx_alps = scx_alps_bin(&a.scx_alps)?;
-    let mut arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &flags, false)?;
-    for arm in arms.iter_mut().filter(|x| x.ops_prefix.as_deref() == Some("alps")) {
-        arm.cmd = arm.cmd.as_deref().map(hostwork::without_stats);
-    }
+    let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &flags, false)?;
     if needs_vm(&a.vm)? {
         return rerun_in_vm(&a.vm, GuestCall::HostWork(a.clone()), &out);
     }
@@ -64,7 +61,7 @@ pub fn run(a: HostWorkArgs) -> Result<()> {
                     // The bursts beside cyclictest's maximum: its stretch only.
                     burst = steal::largest_burst_ms(&out, mark);
                     if is_alps && sched.is_some() {
-                        cyc_stats = hostwork::monitor_once(&scx_alps);
+                        cyc_stats = runner::monitor_once(&scx_alps);
                     }
                 });
                 let after = steal::read_ticks(&out, a.vm.in_vm);
