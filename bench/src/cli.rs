@@ -76,6 +76,10 @@ pub enum VmTest {
     /// Each policy attaches, schedules and learns 60 invocations of three
     /// functions in per-function cgroups, and detaches cleanly.
     Sched,
+    /// A short A/B of the mixed scenario (the default arms and an extra arm
+    /// through `--extra-arm`): every invocation completes in every arm, the
+    /// reports parse, every scx_alps arm reports its counters.
+    Ab,
 }
 
 #[derive(Args)]
@@ -89,6 +93,10 @@ pub struct VmTestArgs {
     /// The scx_alps binary [default: next to alps-bench].
     #[arg(long)]
     pub scx_alps: Option<PathBuf>,
+    /// The study's trace (ab) [default: data/traces/study_workload.txt in
+    /// the checkout].
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
     /// Extra flags for every scx_alps the scenario starts.
     #[arg(long, env = "ALPS_EXTRA_FLAGS", default_value = "", allow_hyphen_values = true)]
     pub alps_flags: String,

@@ -5,6 +5,8 @@
 
 use scx_alps::metrics::Metrics;
 
+use crate::report::Summary;
+
 /// Invocations in the `sched` scenario's plan: 20 each of a short CPU-bound
 /// function (class 3), a long one (class 4) and a sleep-heavy one (class 1).
 pub const SCHED_INVOCATIONS: usize = 60;
@@ -138,6 +140,53 @@ pub fn sched_reasons(r: &SchedRun) -> Vec<String> {
     why
 }
 
+/// The `ab` scenario's extra arm: scx_alps with its learner held back for
+/// the whole run, started through the generic `--extra-arm` path that a peer
+/// such as scx_bpfland takes.
+pub const AB_EXTRA: &str = "unlearned";
+
+/// Arms of the `ab` scenario: the default ones and [`AB_EXTRA`].
+pub const AB_ARMS: [&str; 5] = ["eevdf", "oracle", "alps", "alps-io", AB_EXTRA];
+
+/// Why an `ab` run's summary fails, beyond what `alps-bench verify` checks
+/// (every arm there, every invocation completed, the reports written);
+/// empty when it passes. The extra arm must have run attached to scx_alps
+/// (ops `alps*` in every repetition), and every scheduler arm must report
+/// the invocation records it received (the runner's `--monitor` snapshot).
+pub fn ab_reasons(s: &Summary) -> Vec<String> {
+    let mut why = Vec::new();
+    match s.arms.iter().find(|a| a.arm == AB_EXTRA) {
+        None => why.push(format!("no {AB_EXTRA} arm in the summary")),
+        Some(a) if a.ops.is_empty() || !a.ops.iter().all(|o| o.starts_with("alps")) => why.push(format!(
+            "the {AB_EXTRA} arm did not run under scx_alps (ops {:?})",
+            a.ops
+        )),
+        Some(_) => {}
+    }
+    for a in s.arms.iter().filter(|a| !matches!(a.arm.as_str(), "eevdf" | "oracle")) {
+        match &a.sched_stats {
+            None => why.push(format!("arm {}: no statistics snapshot", a.arm)),
+            Some(m) if m.nr_records == 0 => why.push(format!("arm {}: no invocation records in its statistics", a.arm)),
+            Some(_) => {}
+        }
+    }
+    why
+}
+
+/// The figures of an `ab` run, for its PASS or FAIL line: each arm's mean
+/// FCT (ms) and, for scx_alps arms, the invocation records it received.
+pub fn ab_figures(s: &Summary) -> String {
+    let arms: Vec<String> = s
+        .arms
+        .iter()
+        .map(|a| match &a.sched_stats {
+            Some(m) => format!("{} mean {:.0} ms ({} records)", a.arm, a.overall.mean_ms, m.nr_records),
+            None => format!("{} mean {:.0} ms", a.arm, a.overall.mean_ms),
+        })
+        .collect();
+    arms.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +280,65 @@ mod tests {
         let mut r = good("alps");
         r.insns = None;
         fails(r, "no verified instruction count");
+    }
+
+    fn ab_summary() -> Summary {
+        use crate::report::{ArmSummary, ClassStats};
+        let arm = |name: &str, ops: &[&str], records: Option<u64>| ArmSummary {
+            arm: name.into(),
+            reps: 1,
+            ops: ops.iter().map(|o| o.to_string()).collect(),
+            overall: ClassStats {
+                mean_ms: 100.0,
+                ..Default::default()
+            },
+            sched_stats: records.map(|n| Metrics {
+                nr_records: n,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Summary {
+            arms: vec![
+                arm("eevdf", &[], None),
+                arm("oracle", &[], None),
+                arm("alps", &["alps_0.1.0"], Some(36)),
+                arm("alps-io", &["alps_0.1.0"], Some(37)),
+                arm(AB_EXTRA, &["alps_0.1.0"], Some(36)),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_ab_run_passes() {
+        let s = ab_summary();
+        assert_eq!(ab_reasons(&s), Vec::<String>::new());
+        let f = ab_figures(&s);
+        assert!(
+            f.starts_with("eevdf mean 100 ms, oracle mean 100 ms, alps mean 100 ms (36 records)"),
+            "{f}"
+        );
+    }
+
+    #[test]
+    fn each_ab_rule_can_fail() {
+        let fails = |f: fn(&mut Summary), what: &str| {
+            let mut s = ab_summary();
+            f(&mut s);
+            let why = ab_reasons(&s).join("; ");
+            assert!(why.contains(what), "want {what:?}, got {why:?}");
+        };
+        fails(|s| s.arms.retain(|a| a.arm != AB_EXTRA), "no unlearned arm");
+        fails(
+            |s| s.arms[4].ops = vec!["bpfland_1.1.2".into()],
+            "did not run under scx_alps",
+        );
+        fails(|s| s.arms[4].ops.clear(), "did not run under scx_alps");
+        fails(|s| s.arms[3].sched_stats = None, "arm alps-io: no statistics snapshot");
+        fails(
+            |s| s.arms[2].sched_stats.as_mut().unwrap().nr_records = 0,
+            "arm alps: no invocation records",
+        );
     }
 }

@@ -16,13 +16,31 @@ pub fn plan(p: PlanArgs) -> Result<()> {
 }
 
 pub fn verify(v: VerifyArgs) -> Result<()> {
+    let (summary, problems) = check_results(&v.dir, &v.arms)?;
+    if problems.is_empty() {
+        println!(
+            "ok: {} arms, {} invocations each per repetition, all completed",
+            v.arms.len(),
+            summary.meta.invocations
+        );
+        Ok(())
+    } else {
+        bail!("{}", problems.join("\n"))
+    }
+}
+
+/// Reads the summary of the A/B results in `dir` and lists what is wrong
+/// with them: an arm of `arms` missing, a repetition short of the plan, an
+/// invocation that did not complete, a plot missing or empty. Errors when
+/// summary.json, invocations.csv or report.md is missing or does not parse.
+pub fn check_results(dir: &std::path::Path, arms: &[String]) -> Result<(Summary, Vec<String>)> {
     let summary: Summary =
-        serde_json::from_str(&std::fs::read_to_string(v.dir.join("summary.json")).context("no summary.json")?)
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).context("no summary.json")?)
             .context("summary.json does not parse")?;
-    let rows = report::read_csv(&v.dir.join("invocations.csv"))?;
-    let md = std::fs::read_to_string(v.dir.join("report.md")).context("no report.md")?;
+    let rows = report::read_csv(&dir.join("invocations.csv"))?;
+    let md = std::fs::read_to_string(dir.join("report.md")).context("no report.md")?;
     let mut problems = Vec::new();
-    for arm in &v.arms {
+    for arm in arms {
         let Some(a) = summary.arms.iter().find(|a| &a.arm == arm) else {
             problems.push(format!("arm {arm} missing from summary.json"));
             continue;
@@ -55,24 +73,15 @@ pub fn verify(v: VerifyArgs) -> Result<()> {
         }
     }
     for f in ["throughput.png", "throughput.svg"] {
-        if std::fs::metadata(v.dir.join(f)).map_or(true, |m| m.len() == 0) {
+        if std::fs::metadata(dir.join(f)).map_or(true, |m| m.len() == 0) {
             problems.push(format!("{f} missing or empty"));
         }
     }
     for ext in ["png", "svg"] {
         let cdf = format!("cdf_{}.{ext}", summary.meta.scenario);
-        if std::fs::metadata(v.dir.join(&cdf)).map_or(true, |m| m.len() == 0) {
+        if std::fs::metadata(dir.join(&cdf)).map_or(true, |m| m.len() == 0) {
             problems.push(format!("{cdf} missing or empty"));
         }
     }
-    if problems.is_empty() {
-        println!(
-            "ok: {} arms, {} invocations each per repetition, all completed",
-            v.arms.len(),
-            summary.meta.invocations
-        );
-        Ok(())
-    } else {
-        bail!("{}", problems.join("\n"))
-    }
+    Ok((summary, problems))
 }

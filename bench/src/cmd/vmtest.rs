@@ -5,18 +5,20 @@
 //! failed. The pass rules are in [`alps_bench::vmcheck`].
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alps_bench::runner::{self, RunningSched};
 use alps_bench::vmcheck::{self, SchedRun};
 use anyhow::{Context, Result, bail};
 
-use super::{build_plan, scx_alps_bin};
+use super::{build_plan, repo_root, scx_alps_bin};
 use crate::cli::{TraceArgs, VmTest, VmTestArgs};
 
 pub fn run(a: VmTestArgs) -> Result<()> {
     let (name, failed) = match a.test {
         VmTest::Sched => ("sched", sched(&a)),
+        VmTest::Ab => ("ab-mixed", ab(&a)),
     };
     match failed {
         Ok(0) => Ok(()),
@@ -115,4 +117,91 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
         }
     }
     Ok(failed)
+}
+
+/// The last `n` lines of a file, for a FAIL line's context.
+fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A 36-invocation A/B of the mixed scenario, one repetition, under the
+/// default arms and scx_alps with its learner held back as an extra arm
+/// (the generic `--extra-arm` path): `alps-bench ab` runs as a user runs it,
+/// its output in ab.log; then [`super::plan::check_results`] and
+/// [`vmcheck::ab_reasons`]. Returns the failures (0 or 1).
+fn ab(a: &VmTestArgs) -> Result<usize> {
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let scx_alps = scx_alps_bin(&a.scx_alps)?;
+    let trace = match &a.trace {
+        Some(t) => t.clone(),
+        None => repo_root()
+            .context("cannot find the checkout for the study's trace: pass --trace")?
+            .join("data/traces/study_workload.txt"),
+    };
+    let dir = a.out.join("ab");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    let bin = scx_alps.display().to_string();
+    let extra = shlex::try_join([bin.as_str(), "--policy", "alps", "--learn-interval-ms", "3600000"])
+        .context("the scx_alps path cannot be quoted")?;
+    let log_path = a.out.join("ab.log");
+    let log = std::fs::File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
+    let status = Command::new(std::env::current_exe()?)
+        .arg("ab")
+        .args([
+            "--vm",
+            "never",
+            "--scenario",
+            "mixed",
+            "--limit",
+            "36",
+            "--repeats",
+            "1",
+        ])
+        .arg("--trace")
+        .arg(&trace)
+        .arg("--scx-alps")
+        .arg(&scx_alps)
+        .arg("--extra-arm")
+        .arg(format!("{}={extra}", vmcheck::AB_EXTRA))
+        .arg("--out")
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .context("cannot start alps-bench ab")?;
+    let name = "ab-mixed";
+    if !status.success() {
+        println!(
+            "FAIL {name}: alps-bench ab exited with {status}; {} ends with:",
+            log_path.display()
+        );
+        println!("{}", tail(&log_path, 15));
+        return Ok(1);
+    }
+    let arms: Vec<String> = vmcheck::AB_ARMS.iter().map(|s| s.to_string()).collect();
+    let (summary, mut why) = match super::plan::check_results(&dir, &arms) {
+        Ok(v) => v,
+        Err(e) => {
+            println!("FAIL {name}: the results in {} do not parse: {e:#}", dir.display());
+            return Ok(1);
+        }
+    };
+    why.extend(vmcheck::ab_reasons(&summary));
+    let figures = vmcheck::ab_figures(&summary);
+    if why.is_empty() {
+        println!(
+            "PASS {name}: {} invocations x {} arms (extra arm attached) completed, reports parse; {figures}",
+            summary.meta.invocations,
+            summary.arms.len()
+        );
+        Ok(0)
+    } else {
+        println!("FAIL {name}: {} | {figures}", why.join("; "));
+        Ok(1)
+    }
 }
