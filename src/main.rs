@@ -681,12 +681,30 @@ fn real_main(opts: Opts) -> Result<()> {
     let flag = shutdown.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("cannot install the signal handler")?;
 
-    let nr_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let nr_cpus = online_cpus();
     let settings = opts.settings(nr_cpus).map_err(|e| classify(ExitClass::Usage, e))?;
     if let Some(intv) = opts.monitor {
         return stats::monitor(Duration::from_secs_f64(intv), opts.json, shutdown);
     }
     run_scheduler(&opts, &settings, shutdown)
+}
+
+/// CPUs the learner's SRPT simulation runs on: the online CPUs from scx_utils'
+/// topology, whatever this process's own CPU affinity (a service unit's
+/// CPUAffinity= must not shrink what the learner thinks it serves). Falls
+/// back to the CPUs this process may run on when sysfs cannot be read.
+fn online_cpus() -> usize {
+    match scx_utils::Topology::new() {
+        Ok(t) if !t.all_cpus.is_empty() => t.all_cpus.len(),
+        other => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            warn!(
+                "cannot read the CPU topology ({}): using this process's {n} CPUs",
+                other.err().map_or("no CPU listed".into(), |e| format!("{e:#}"))
+            );
+            n
+        }
+    }
 }
 
 fn main() {
