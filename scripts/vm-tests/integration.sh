@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's integration tests, inside the VM: scripts/install, the scx
+# The integration tests, inside the VM: scripts/install, the scx
 # systemd service's command line, and scx_alps under scx_loader's sandbox.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's stress and fault suite, run inside the test VM. Each scenario
+# The stress and fault suite, run inside the test VM. Each scenario
 # prints "PASS stress-N name: figures" or "FAIL stress-N name: reason".
 #
 #   ALPS_STRESS_S   length of the load scenarios (default 30 s)
