@@ -681,7 +681,8 @@ fn real_main(opts: Opts) -> Result<()> {
     let flag = shutdown.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)).context("cannot install the signal handler")?;
 
-    let nr_cpus = online_cpus();
+    // --monitor runs no learner: its flags are checked, the CPUs not read.
+    let nr_cpus = if opts.monitor.is_some() { 1 } else { online_cpus() };
     let settings = opts.settings(nr_cpus).map_err(|e| classify(ExitClass::Usage, e))?;
     if let Some(intv) = opts.monitor {
         return stats::monitor(Duration::from_secs_f64(intv), opts.json, shutdown);
@@ -689,17 +690,24 @@ fn real_main(opts: Opts) -> Result<()> {
     run_scheduler(&opts, &settings, shutdown)
 }
 
-/// CPUs the learner's SRPT simulation runs on: the online CPUs from scx_utils'
-/// topology, whatever this process's own CPU affinity (a service unit's
-/// CPUAffinity= must not shrink what the learner thinks it serves). Falls
-/// back to the CPUs this process may run on when sysfs cannot be read.
+/// CPUs the learner's SRPT simulation runs on: the online CPUs listed in
+/// /sys/devices/system/cpu/online, whatever this process's own CPU affinity
+/// (a service unit's CPUAffinity= must not shrink what the learner thinks it
+/// serves). Falls back, with a warning, to the CPUs this process may run on
+/// when that file cannot be read or parsed. Read once at start: a CPU
+/// hotplug restart keeps the count.
 fn online_cpus() -> usize {
-    match scx_utils::Topology::new() {
-        Ok(t) if !t.all_cpus.is_empty() => t.all_cpus.len(),
+    const ONLINE: &str = "/sys/devices/system/cpu/online";
+    let online = std::fs::read_to_string(ONLINE)
+        .map_err(anyhow::Error::from)
+        .and_then(|list| scx_utils::Cpumask::from_cpulist(list.trim()))
+        .map(|mask| mask.weight());
+    match online {
+        Ok(n) if n > 0 => n,
         other => {
             let n = std::thread::available_parallelism().map_or(1, |n| n.get());
             warn!(
-                "cannot read the CPU topology ({}): using this process's {n} CPUs",
+                "cannot read the online CPUs from {ONLINE} ({}): using this process's {n} CPUs",
                 other.err().map_or("no CPU listed".into(), |e| format!("{e:#}"))
             );
             n

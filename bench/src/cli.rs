@@ -97,7 +97,8 @@ pub struct VmTestArgs {
     /// the checkout].
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Extra flags for every scx_alps the scenario starts.
+    /// Extra flags for every scx_alps the sched scenario starts (ab runs its
+    /// arms with `alps-bench ab`'s own defaults).
     #[arg(long, env = "ALPS_EXTRA_FLAGS", default_value = "", allow_hyphen_values = true)]
     pub alps_flags: String,
 }

@@ -151,7 +151,8 @@ pub const AB_ARMS: [&str; 5] = ["eevdf", "oracle", "alps", "alps-io", AB_EXTRA];
 /// Why an `ab` run's summary fails, beyond what `alps-bench verify` checks
 /// (every arm there, every invocation completed, the reports written);
 /// empty when it passes. The extra arm must have run attached to scx_alps
-/// (ops `alps*` in every repetition), and every scheduler arm must report
+/// (every ops name recorded over its repetitions `alps*`), and every
+/// scheduler arm must report
 /// the invocation records it received (the runner's `--monitor` snapshot).
 pub fn ab_reasons(s: &Summary) -> Vec<String> {
     let mut why = Vec::new();
@@ -335,6 +336,10 @@ mod tests {
             "did not run under scx_alps",
         );
         fails(|s| s.arms[4].ops.clear(), "did not run under scx_alps");
+        fails(
+            |s| s.arms[4].ops = vec!["alps_0.1.0".into(), "bpfland_1.1.2".into()],
+            "did not run under scx_alps",
+        );
         fails(|s| s.arms[3].sched_stats = None, "arm alps-io: no statistics snapshot");
         fails(
             |s| s.arms[2].sched_stats.as_mut().unwrap().nr_records = 0,

@@ -5,4 +5,4 @@
 # vmtest ab; bench/src/vmcheck.rs).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-"$bin/alps-bench" vmtest ab --out "$out" --scx-alps "$bin/scx_alps" ${ALPS_TRACE:+--trace "$ALPS_TRACE"}
+"$bin/alps-bench" vmtest ab --out "$out" --scx-alps "$bin/scx_alps" --trace "${ALPS_TRACE:-$root/data/traces/study_workload.txt}"

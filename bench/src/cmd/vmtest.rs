@@ -187,7 +187,7 @@ fn ab(a: &VmTestArgs) -> Result<usize> {
     let (summary, mut why) = match super::plan::check_results(&dir, &arms) {
         Ok(v) => v,
         Err(e) => {
-            println!("FAIL {name}: the results in {} do not parse: {e:#}", dir.display());
+            println!("FAIL {name}: the results in {} cannot be read: {e:#}", dir.display());
             return Ok(1);
         }
     };
