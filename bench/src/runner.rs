@@ -143,7 +143,9 @@ fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-fn tail(path: &Path, lines: usize) -> String {
+/// The last `lines` lines of a file (empty when it cannot be read), for an
+/// error's or a FAIL line's context.
+pub fn tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let v: Vec<&str> = text.lines().collect();
     v[v.len().saturating_sub(lines)..].join("\n")

@@ -119,13 +119,6 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
     Ok(failed)
 }
 
-/// The last `n` lines of a file, for a FAIL line's context.
-fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
 /// A 36-invocation A/B of the mixed scenario, one repetition, under the
 /// default arms and scx_alps with its learner held back as an extra arm
 /// (the generic `--extra-arm` path): `alps-bench ab` runs as a user runs it,
@@ -180,7 +173,7 @@ fn ab(a: &VmTestArgs) -> Result<usize> {
             "FAIL {name}: alps-bench ab exited with {status}; {} ends with:",
             log_path.display()
         );
-        println!("{}", tail(&log_path, 15));
+        println!("{}", runner::tail(&log_path, 15));
         return Ok(1);
     }
     let arms: Vec<String> = vmcheck::AB_ARMS.iter().map(|s| s.to_string()).collect();
