@@ -15,7 +15,7 @@ use scx_alps::metrics::Metrics;
 use crate::exec::InvocationResult;
 use crate::lateness::GeneratorLag;
 use crate::stats::{Ratio, nan_if_null};
-use crate::workload::{Kind, Plan};
+use crate::workload::{Kind, Plan, SPLIT_CLASS};
 
 /// Results of one arm in one repetition.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -310,6 +310,10 @@ fn class_stats(class: &str, rows: &[(&usize, &InvocationResult)]) -> ClassStats 
 }
 
 /// Sort key for class labels: numbers numerically, then names.
+/// Pseudo-class of a split scenario's report: every invocation but the
+/// burst splitters' (`workload::SPLIT_CLASS`).
+pub const OTHERS_CLASS: &str = "others";
+
 fn class_key(c: &str) -> (u64, String) {
     (c.parse::<u64>().unwrap_or(u64::MAX), c.to_string())
 }
@@ -352,6 +356,11 @@ pub fn summarize(runs: &[ArmRun], arm_order: &[String], meta: RunMeta) -> Summar
             let mut by_class: BTreeMap<(u64, String), Vec<(&usize, &InvocationResult)>> = BTreeMap::new();
             for (rep, r) in &rows {
                 by_class.entry(class_key(&r.class)).or_default().push((rep, r));
+            }
+            // The isolation goal is about everyone but the splitter.
+            if by_class.len() > 1 && by_class.contains_key(&class_key(SPLIT_CLASS)) {
+                let others = rows.iter().filter(|(_, r)| r.class != SPLIT_CLASS).copied().collect();
+                by_class.insert(class_key(OTHERS_CLASS), others);
             }
             let makespans: Vec<f64> = mine
                 .iter()
@@ -786,6 +795,39 @@ mod tests {
         // Throughput bins count completions per second.
         let total: f64 = s.arms[0].throughput.iter().map(|p| p.1).sum::<f64>() * 1.0;
         assert!((total - 3.0).abs() < 1e-9, "{total}");
+    }
+
+    #[test]
+    fn split_runs_report_everyone_but_the_splitters() {
+        let run = |arm: &str, split_fct: f64| ArmRun {
+            arm: arm.into(),
+            rep: 0,
+            results: vec![
+                res(0, "1", Kind::Cpu, 100.0, 100.0),
+                res(1, "2", Kind::Cpu, 300.0, 400.0),
+                res(2, SPLIT_CLASS, Kind::Cpu, split_fct, 5000.0),
+            ],
+            ops: None,
+            sched_stats: None,
+            host_steal_pct: None,
+            reruns: 0,
+        };
+        let meta = RunMeta {
+            baseline: "eevdf".into(),
+            ..Default::default()
+        };
+        let s = summarize(&[run("eevdf", 4000.0)], &["eevdf".into()], meta.clone());
+        let names: Vec<&str> = s.arms[0].classes.iter().map(|c| c.class.as_str()).collect();
+        assert_eq!(names, ["1", "2", OTHERS_CLASS, SPLIT_CLASS]);
+        let others = &s.arms[0].classes[2];
+        assert_eq!(others.count, 2);
+        assert!((others.mean_ms - 200.0).abs() < 1e-9);
+        assert_eq!(s.arms[0].overall.count, 3);
+        // Without splitters there is no such class.
+        let mut plain = run("eevdf", 1.0);
+        plain.results.pop();
+        let s = summarize(&[plain], &["eevdf".into()], meta);
+        assert!(s.arms[0].classes.iter().all(|c| c.class != OTHERS_CLASS));
     }
 
     #[test]

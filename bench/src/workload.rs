@@ -156,7 +156,24 @@ pub enum Scenario {
     /// Classes 1-2 I/O-bound (50 ms burst, sleep 1.5^(n-25)·10 ms, 1 ms
     /// burst), classes 3-5 CPU-bound fib(n) (Figures 3, 5, 6, Table 1).
     Mixed,
+    /// The isolation test: `cpu`, plus two invocations of the shortest
+    /// function (by mean CPU) arriving together at a quarter of the span,
+    /// each [`SPLIT_CPU_NS`] of CPU (work-scaled) cut into bursts of
+    /// [`SPLIT_BURST_FRAC`] of that function's mean CPU with
+    /// [`SPLIT_SLEEP_NS`] sleeps between them: a function learned short that
+    /// stays just under its expectation per burst. Reported as class "split".
+    Split,
 }
+
+/// CPU of each burst-splitting invocation of `--scenario split` before the
+/// work scale, ns (10 s: the size of the first isolation experiment).
+pub const SPLIT_CPU_NS: f64 = 10e9;
+/// A split burst as a fraction of the function's mean CPU per invocation.
+pub const SPLIT_BURST_FRAC: f64 = 0.8;
+/// Sleep between two split bursts, ns (not time-scaled: a yield, not I/O).
+pub const SPLIT_SLEEP_NS: u64 = 50_000;
+/// Report class of the burst-splitting invocations.
+pub const SPLIT_CLASS: &str = "split";
 
 impl std::fmt::Display for Scenario {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -164,6 +181,7 @@ impl std::fmt::Display for Scenario {
             Scenario::Cpu => "cpu",
             Scenario::Io => "io",
             Scenario::Mixed => "mixed",
+            Scenario::Split => "split",
         })
     }
 }
@@ -173,7 +191,7 @@ impl Scenario {
     pub fn default_limit(self) -> usize {
         match self {
             Scenario::Mixed => 200,
-            Scenario::Cpu | Scenario::Io => 1000,
+            Scenario::Cpu | Scenario::Io | Scenario::Split => 1000,
         }
     }
 }
@@ -411,7 +429,7 @@ pub fn build_plan(trace: &str, format: Format, entries: &[TraceEntry], cfg: &Pla
             })
         };
         let (kind, phases, class) = match cfg.scenario {
-            Scenario::Cpu => (
+            Scenario::Cpu | Scenario::Split => (
                 Kind::Cpu,
                 vec![cpu(cpu_demand_ns(format, &e.work) * ws)],
                 e.class.map_or_else(|| e.func.clone(), |c| c.to_string()),
@@ -453,6 +471,9 @@ pub fn build_plan(trace: &str, format: Format, entries: &[TraceEntry], cfg: &Pla
             phases,
         });
     }
+    if cfg.scenario == Scenario::Split {
+        add_splitters(&mut out, ws)?;
+    }
     Ok(Plan {
         trace: trace.to_string(),
         format,
@@ -460,6 +481,54 @@ pub fn build_plan(trace: &str, format: Format, entries: &[TraceEntry], cfg: &Pla
         seed,
         invocations: out,
     })
+}
+
+/// Adds `--scenario split`'s two burst-splitting invocations to `invs`
+/// (then sorted by arrival and re-indexed); `ws` is the work scale. Errors
+/// on an empty plan.
+fn add_splitters(invs: &mut Vec<Invocation>, ws: f64) -> Result<()> {
+    let mut by_func: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+    for i in invs.iter() {
+        let e = by_func.entry(&i.func).or_default();
+        e.0 += i.cpu_ns();
+        e.1 += 1;
+    }
+    let Some((func, mean)) = by_func
+        .into_iter()
+        .map(|(f, (sum, n))| (f.to_string(), sum as f64 / n as f64))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        bail!("scenario split needs at least one invocation");
+    };
+    let span = invs.iter().map(|i| i.arrival_ns).max().unwrap_or(0);
+    let burst = (mean * SPLIT_BURST_FRAC).max(1.0) as u64;
+    let total = (SPLIT_CPU_NS * ws).max(1.0) as u64;
+    let mut phases = Vec::new();
+    let mut left = total;
+    while left > 0 {
+        let b = burst.min(left);
+        phases.push(Phase::Cpu { ns: b });
+        left -= b;
+        if left > 0 {
+            phases.push(Phase::Sleep { ns: SPLIT_SLEEP_NS });
+        }
+    }
+    for k in 1..=2 {
+        invs.push(Invocation {
+            idx: 0,
+            id: format!("split-{k}"),
+            func: func.clone(),
+            class: SPLIT_CLASS.to_string(),
+            kind: Kind::Cpu,
+            arrival_ns: span / 4,
+            phases: phases.clone(),
+        });
+    }
+    invs.sort_by_key(|i| i.arrival_ns);
+    for (idx, i) in invs.iter_mut().enumerate() {
+        i.idx = idx;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -604,6 +673,35 @@ mod tests {
         for (ts, ws) in [(0.0, 1.0), (1.0, -1.0), (f64::NAN, 1.0)] {
             assert!(build_plan("t", Format::Study, &e, &cfg(Scenario::Cpu, ts, ws), 1).is_err());
         }
+    }
+
+    #[test]
+    fn split_scenario_adds_two_burst_splitters_of_the_shortest_function() {
+        let es = vec![
+            entry(Some(5), 40, 0.0),
+            entry(Some(1), 30, 100.0),
+            entry(Some(5), 40, 400.0),
+        ];
+        let p = build_plan("t", Format::Study, &es, &cfg(Scenario::Split, 1.0, 0.01), 1).unwrap();
+        assert_eq!(p.invocations.len(), 5);
+        let split: Vec<&Invocation> = p.invocations.iter().filter(|i| i.class == SPLIT_CLASS).collect();
+        assert_eq!(split.len(), 2);
+        let short = p.invocations.iter().find(|i| i.class == "1").unwrap();
+        let burst = (short.cpu_ns() as f64 * SPLIT_BURST_FRAC) as u64;
+        for s in &split {
+            assert_eq!(s.func, short.func);
+            assert_eq!(s.arrival_ns, 100 * MS as u64);
+            assert_eq!(s.cpu_ns(), (SPLIT_CPU_NS * 0.01) as u64);
+            assert_eq!(s.phases[0], Phase::Cpu { ns: burst });
+            assert_eq!(s.phases[1], Phase::Sleep { ns: SPLIT_SLEEP_NS });
+            assert!(s.phases.iter().all(|ph| match ph {
+                Phase::Cpu { ns } => *ns <= burst,
+                Phase::Sleep { ns } => *ns == SPLIT_SLEEP_NS,
+            }));
+        }
+        // Sorted by arrival and re-indexed.
+        assert!(p.invocations.windows(2).all(|w| w[0].arrival_ns <= w[1].arrival_ns));
+        assert!(p.invocations.iter().enumerate().all(|(k, i)| i.idx == k));
     }
 
     #[test]

@@ -60,9 +60,16 @@ pub fn build_plans(t: &TraceArgs, cpus: usize) -> Result<(Plan, Option<Plan>)> {
     let name = t.trace.display().to_string();
     let mut plan = workload::build_plan(&name, format, &entries, &cfg, t.seed)?;
     let mut warm = if t.warmup > 0 {
+        // Splitting is what the measured range tests: the warm-up teaches
+        // the function its ordinary size.
         let wc = PlanConfig {
             limit: t.warmup,
             skip: skip - t.warmup,
+            scenario: if scenario == Scenario::Split {
+                Scenario::Cpu
+            } else {
+                scenario
+            },
             ..cfg.clone()
         };
         Some(workload::build_plan(&name, format, &entries, &wc, t.seed)?)

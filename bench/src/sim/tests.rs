@@ -259,6 +259,30 @@ fn alps_falls_back_to_attained_service_past_the_schedule() {
 }
 
 #[test]
+fn splitting_an_invocation_into_bursts_buys_nothing() {
+    // As above, but the 200 ms invocation of f runs in 8 ms bursts (under
+    // f's learned 10 ms) with 50 us sleeps between them: its level counts
+    // the CPU of the whole invocation, not of the burst, so the g that
+    // arrives at 100 ms still preempts it and runs at once.
+    let mut split = Vec::new();
+    for k in 0..25 {
+        if k > 0 {
+            split.push(Phase::Sleep { ns: 50_000 });
+        }
+        split.push(Phase::Cpu { ns: 8 * MS });
+    }
+    for policy in [SimPolicy::Alps, SimPolicy::AlpsIo] {
+        let mut jobs = training("f", cpu(10), "g", 20);
+        jobs.push(("f", 10_000 * MS, split.clone()));
+        jobs.push(("g", 10_100 * MS, cpu(20)));
+        let out = simulate(&Plan::from_jobs(&jobs), &alps_cfg(policy)).unwrap();
+        let (f, g) = last2(&out);
+        assert!((g - 20.0).abs() < 0.1, "{policy:?}: g took {g} ms");
+        assert!(f > 220.0, "{policy:?}: f took {f} ms");
+    }
+}
+
+#[test]
 fn running_invocations_send_progress_records_once_per_level() {
     // Two 300 ms invocations share one CPU at ticks: each stint's end may
     // report, but only when it entered a new level from 2 ms on.
