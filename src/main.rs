@@ -7,7 +7,7 @@ mod libbpf_log;
 mod stats;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
 use std::rc::Rc;
@@ -26,7 +26,7 @@ use scx_utils::{UserExitInfo, build_id, scx_ops_attach, scx_ops_load, scx_ops_op
 
 use bpf_skel::*;
 use scx_alps::bpf_intf::{self, alps_func_policy, alps_inv_rec, alps_stats};
-use scx_alps::learner::{FuncPolicy, Invocation, Learner, LearnerState};
+use scx_alps::learner::{Clock, FuncPolicy, Invocation, Learner, LearnerState};
 use scx_alps::metrics::{FuncMetrics, LevelMetrics, Metrics};
 use scx_alps::opts::{FuncIdSource, Opts, Settings};
 use scx_alps::policy;
@@ -70,8 +70,9 @@ impl Knowledge {
     /// Reads `path` into the learner. A missing file is a first start; an
     /// unreadable or malformed one is reported and ignored (it is rewritten
     /// at the next learning interval): losing learned state must not keep
-    /// the host from being scheduled.
-    fn restore(&mut self, path: &std::path::Path) {
+    /// the host from being scheduled. Functions older than `ttl_s` stay
+    /// forgotten.
+    fn restore(&mut self, path: &std::path::Path, ttl_s: u64) {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -89,7 +90,14 @@ impl Knowledge {
         let registry = &mut self.registry;
         let r = serde_json::from_str::<LearnerState>(&text)
             .map_err(anyhow::Error::from)
-            .and_then(|st| self.learner.restore(&st, |n| registry.id_of(n)));
+            .and_then(|st| {
+                self.learner.restore(
+                    &st,
+                    |n| registry.id_of(n),
+                    Clock::now(),
+                    ttl_s.saturating_mul(1_000_000_000),
+                )
+            });
         match r {
             Ok(()) => info!(
                 "state file {}: {} functions, {} invocations in the window",
@@ -107,7 +115,9 @@ impl Knowledge {
     /// Writes what the learner knows to `path` (atomically: a temporary file
     /// renamed over it).
     fn save(&self, path: &std::path::Path) -> Result<()> {
-        let st = self.learner.snapshot(|f| self.registry.name(f).map(String::from));
+        let st = self
+            .learner
+            .snapshot(|f| self.registry.name(f).map(String::from), Clock::now());
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec(&st)?).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
@@ -126,7 +136,8 @@ struct Scheduler<'a> {
     settings: &'a Settings,
     known: &'a mut Knowledge,
     tagger: Option<CgroupTagger>,
-    comms: HashSet<[u8; 16]>,
+    /// Comm tags written into comm_func: key -> function id.
+    comms: HashMap<[u8; 16], u32>,
     cpu_util: CpuUtil,
     attached_at: Instant,
     records: u64,
@@ -260,7 +271,7 @@ impl<'a> Scheduler<'a> {
             settings,
             known,
             tagger,
-            comms: HashSet::new(),
+            comms: HashMap::new(),
             cpu_util: CpuUtil::new(),
             attached_at: Instant::now(),
             records: 0,
@@ -327,7 +338,7 @@ impl<'a> Scheduler<'a> {
                         if let Some(name) = self.settings.pattern.function_of(&comm) {
                             func_id = self.known.registry.id_of(name)?;
                             let key = comm_key(&comm);
-                            if self.comms.insert(key) {
+                            if self.comms.insert(key, func_id) != Some(func_id) {
                                 self.skel
                                     .maps
                                     .comm_func
@@ -357,28 +368,85 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
+    /// Writes `val` into the func_policy map at `func_id`.
+    fn put_policy(skel: &BpfSkel<'_>, func_id: u32, val: &alps_func_policy) -> Result<()> {
+        // SAFETY: alps_func_policy is a plain C struct; viewing it as bytes
+        // for the map update is sound.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                val as *const alps_func_policy as *const u8,
+                std::mem::size_of::<alps_func_policy>(),
+            )
+        };
+        skel.maps
+            .func_policy
+            .update(&func_id.to_ne_bytes(), bytes, MapFlags::ANY)
+            .context("cannot publish the learned policy")
+    }
+
     /// Writes `table` into the func_policy map.
     fn publish(skel: &BpfSkel<'_>, table: &[FuncPolicy]) -> Result<()> {
         for f in table {
-            let val = policy::bpf_policy(f);
-            // SAFETY: alps_func_policy is a plain C struct; viewing it as
-            // bytes for the map update is sound.
-            let bytes = unsafe {
-                std::slice::from_raw_parts(
-                    &val as *const alps_func_policy as *const u8,
-                    std::mem::size_of::<alps_func_policy>(),
-                )
-            };
-            skel.maps
-                .func_policy
-                .update(&f.func_id.to_ne_bytes(), bytes, MapFlags::ANY)
-                .context("cannot publish the learned policy")?;
+            Self::put_policy(skel, f.func_id, &policy::bpf_policy(f))?;
         }
+        Ok(())
+    }
+
+    /// Function churn (src/learner/expiry.rs): forgets the functions unseen
+    /// for --func-ttl-s, clears their policy, prior evidence and comm tags
+    /// in the BPF program, and releases the ids no cgroup or comm is tagged
+    /// with any more.
+    fn expire(&mut self) -> Result<()> {
+        let ttl_ns = self.opts.func_ttl_s.saturating_mul(1_000_000_000);
+        let known = &mut *self.known;
+        let forgotten = known.learner.forget_unseen(Clock::now().mono_ns, ttl_ns);
+        let mut retag = false;
+        let skel = &self.skel;
+        self.comms.retain(|key, id| {
+            let keep = !forgotten.contains(id);
+            if !keep {
+                let _ = skel.maps.comm_func.delete(key);
+                retag = true;
+            }
+            keep
+        });
+        let tagged = self.tagger.as_ref().map(|t| t.tagged_ids()).unwrap_or_default();
+        let by_comm: HashSet<u32> = self.comms.values().copied().collect();
+        let names: Vec<String> = forgotten
+            .iter()
+            .map(|&f| known.registry.name(f).unwrap_or("?").to_string())
+            .collect();
+        let learner = &known.learner;
+        let released = known
+            .registry
+            .release_unused(|f| learner.knows(f) || tagged.contains(&f) || by_comm.contains(&f));
+        if forgotten.is_empty() && released.is_empty() {
+            return Ok(());
+        }
+        let cleared: BTreeSet<u32> = forgotten.iter().chain(&released).copied().collect();
+        for &f in &cleared {
+            Self::put_policy(&self.skel, f, &alps_func_policy::default())?;
+            if let Some(bss) = self.skel.maps.bss_data.as_mut() {
+                bss.func_outgrown[f as usize % bss.func_outgrown.len()] = 0;
+            }
+        }
+        known.table.retain(|p| !cleared.contains(&p.func_id));
+        if retag || !released.is_empty() {
+            self.bump_tag_gen();
+        }
+        info!(
+            "forgot {} function(s) unseen for {} s ({}); {} id(s) recycled",
+            forgotten.len(),
+            self.opts.func_ttl_s,
+            names.join(", "),
+            released.len()
+        );
         Ok(())
     }
 
     /// One learner update: train, publish the policy, save the state.
     fn learn(&mut self) -> Result<()> {
+        self.expire()?;
         let util = self.cpu_util.sample();
         let table = self.known.learner.update(util);
         let t0 = Instant::now();
@@ -640,7 +708,7 @@ fn run_scheduler(opts: &Opts, settings: &Settings, shutdown: Arc<AtomicBool>) ->
 
     let mut known = Knowledge::new(settings);
     if let Some(path) = &opts.state_file {
-        known.restore(path);
+        known.restore(path, opts.func_ttl_s);
     }
     let mut restarts: Vec<Instant> = Vec::new();
     let mut open_object = MaybeUninit::uninit();

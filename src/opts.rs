@@ -31,6 +31,11 @@ pub const DEFAULT_HOST_HALF_LIFE_MS: u64 = 10;
 /// ran 1.27x EEVDF's time at 3 ms and 1.48x at 1 ms (3 repetitions each).
 pub const DEFAULT_HOST_QUANTUM_US: u64 = crate::bpf_intf::alps_consts_ALPS_DFL_HOST_QUANTUM_US as u64;
 
+/// Default `--func-ttl-s`: a function unseen for a day is forgotten (most
+/// functions of Azure's traces run at least daily; a version retired
+/// today should not rank tomorrow's), s.
+pub const DEFAULT_FUNC_TTL_S: u64 = 86_400;
+
 /// How a task is mapped to its function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FuncIdSource {
@@ -132,6 +137,13 @@ pub struct Opts {
     /// and at exit. An unreadable file is reported and replaced.
     #[arg(long, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+
+    /// Forget a function whose latest invocation is older than this, s (0:
+    /// never): its learned policy is cleared, its id recycled once no
+    /// cgroup or comm is tagged with it, and a state file does not restore
+    /// it.
+    #[arg(long, default_value_t = DEFAULT_FUNC_TTL_S, value_name = "S")]
+    pub func_ttl_s: u64,
 
     /// Do not kick CPUs on wake-up (levels still order the queues).
     #[arg(long)]

@@ -12,7 +12,7 @@
 //! the next periodic scan: otherwise a new function's first invocations
 //! run as host work.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -44,10 +44,14 @@ pub const DEFAULT_CGROUP_PATTERN: &str = r"^faas/([^/]+)";
 pub const DEFAULT_COMM_PATTERN: &str = r"^(.+)$";
 
 /// Function names and their ids (1..MAX_FUNCS); id 0 means "no function".
+/// Ids of functions that have gone are released and given to new ones,
+/// lowest first.
 #[derive(Clone, Debug, Default)]
 pub struct FuncRegistry {
-    names: Vec<String>,
+    /// By id - 1; None for a released id.
+    names: Vec<Option<String>>,
     ids: HashMap<String, u32>,
+    free: BTreeSet<u32>,
 }
 
 impl FuncRegistry {
@@ -63,14 +67,23 @@ impl FuncRegistry {
         if let Some(&id) = self.ids.get(name) {
             return Ok(id);
         }
-        let id = self.names.len() as u32 + 1;
-        if id >= MAX_FUNCS {
-            bail!(
-                "more than {} distinct functions: raise ALPS_MAX_FUNCS or narrow --func-pattern",
-                MAX_FUNCS - 1
-            );
-        }
-        self.names.push(name.to_string());
+        let id = match self.free.pop_first() {
+            Some(id) => {
+                self.names[id as usize - 1] = Some(name.to_string());
+                id
+            }
+            None => {
+                let id = self.names.len() as u32 + 1;
+                if id >= MAX_FUNCS {
+                    bail!(
+                        "more than {} functions at once: raise ALPS_MAX_FUNCS, narrow --func-pattern or shorten --func-ttl-s",
+                        MAX_FUNCS - 1
+                    );
+                }
+                self.names.push(Some(name.to_string()));
+                id
+            }
+        };
         self.ids.insert(name.to_string(), id);
         Ok(id)
     }
@@ -79,17 +92,33 @@ impl FuncRegistry {
     pub fn name(&self, id: u32) -> Option<&str> {
         id.checked_sub(1)
             .and_then(|i| self.names.get(i as usize))
-            .map(|s| s.as_str())
+            .and_then(|s| s.as_deref())
+    }
+
+    /// Releases every registered id that `in_use` rejects, so that new
+    /// functions get them; returns them, ascending. The caller must have
+    /// cleared whatever the BPF program holds under these ids.
+    pub fn release_unused(&mut self, mut in_use: impl FnMut(u32) -> bool) -> Vec<u32> {
+        let gone: Vec<u32> = (1..=self.names.len() as u32)
+            .filter(|&id| self.name(id).is_some() && !in_use(id))
+            .collect();
+        for &id in &gone {
+            if let Some(n) = self.names[id as usize - 1].take() {
+                self.ids.remove(&n);
+            }
+            self.free.insert(id);
+        }
+        gone
     }
 
     /// Number of registered functions.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.ids.len()
     }
 
     /// True when no function is registered.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.ids.is_empty()
     }
 }
 
@@ -213,6 +242,11 @@ impl CgroupTagger {
         }
     }
 
+    /// The function ids some cgroup is tagged with.
+    pub fn tagged_ids(&self) -> HashSet<u32> {
+        self.known.values().copied().collect()
+    }
+
     /// The function id of cgroup `cgid`, if it matched the pattern.
     pub fn func_of(&self, cgid: u64) -> Option<u32> {
         self.known.get(&cgid).copied()
@@ -302,13 +336,31 @@ mod tests {
     }
 
     #[test]
+    fn registry_recycles_released_ids_lowest_first() {
+        let mut r = FuncRegistry::new();
+        for n in ["a", "b", "c", "d"] {
+            r.id_of(n).unwrap();
+        }
+        assert_eq!(r.release_unused(|id| id == 1 || id == 3), vec![2, 4]);
+        assert_eq!((r.len(), r.name(2), r.name(3)), (2, None, Some("c")));
+        // Released ids are not released twice; a new name takes the lowest.
+        assert!(r.release_unused(|_| true).is_empty());
+        assert!(r.release_unused(|id| id != 1) == vec![1]);
+        assert_eq!(r.id_of("e").unwrap(), 1);
+        assert_eq!(r.id_of("b").unwrap(), 2, "a name that comes back is a new function");
+        assert_eq!(r.id_of("f").unwrap(), 4);
+        assert_eq!(r.id_of("g").unwrap(), 5);
+        assert_eq!(r.id_of("c").unwrap(), 3);
+    }
+
+    #[test]
     fn registry_refuses_past_the_map_size() {
         let mut r = FuncRegistry::new();
         for i in 1..MAX_FUNCS {
             assert_eq!(r.id_of(&format!("f{i}")).unwrap(), i);
         }
         let err = r.id_of("one-too-many").unwrap_err().to_string();
-        assert!(err.contains("distinct functions"), "{err}");
+        assert!(err.contains("functions at once"), "{err}");
     }
 
     #[test]

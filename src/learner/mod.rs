@@ -14,6 +14,7 @@
 //! keeps the learner) and, through [`LearnerState`], across restarts of the
 //! service (`--state-file`). Nothing here runs on the scheduling path.
 
+pub mod expiry;
 pub mod gittins;
 pub mod sizes;
 pub mod srpt;
@@ -26,6 +27,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub use expiry::Clock;
 pub use sizes::SizeHistogram;
 pub use train::{FuncPolicy, LearnerConfig, PolicyKind, Step};
 pub use window::Window;
@@ -74,6 +76,8 @@ pub struct Learner {
     /// alps-io: invocations still running, by (start time ns, pid):
     /// (function, CPU attained at their last progress record, ns).
     running: BTreeMap<(u64, u32), (u32, u64)>,
+    /// Per function: CLOCK_MONOTONIC ns of its latest record ([`expiry`]).
+    last_seen: BTreeMap<u32, u64>,
 }
 
 /// Running invocations the learner tracks per function at most (the
@@ -113,11 +117,16 @@ pub struct LearnerState {
     /// Per-function size distributions (decayed histograms).
     #[serde(default)]
     pub sizes: BTreeMap<String, SizeHistogram>,
+    /// When the state was written, s since the Unix epoch.
+    pub saved_unix_s: u64,
+    /// Per function: how old its latest record was when the state was
+    /// written, s ([`expiry`]).
+    pub age_s: BTreeMap<String, u64>,
 }
 
 impl LearnerState {
-    /// Version of the format written.
-    pub const VERSION: u32 = 1;
+    /// Version of the format written (2: with the functions' ages).
+    pub const VERSION: u32 = 2;
 }
 
 impl Learner {
@@ -136,6 +145,7 @@ impl Learner {
             max_cost_ns: 0,
             news: false,
             running: BTreeMap::new(),
+            last_seen: BTreeMap::new(),
         }
     }
 
@@ -151,6 +161,7 @@ impl Learner {
         if inv.func_id == 0 {
             return;
         }
+        self.seen(inv.func_id, inv.end_ns);
         self.window.push(inv);
         if self.cfg.kind == PolicyKind::AlpsIo && !self.history.contains_key(&inv.func_id) {
             self.news = true;
@@ -175,6 +186,8 @@ impl Learner {
         if func_id == 0 || self.cfg.kind != PolicyKind::AlpsIo {
             return;
         }
+        // The record was taken after the invocation attained its CPU.
+        self.seen(func_id, start_ns.saturating_add(attained_ns));
         let e = self.running.entry((start_ns, pid)).or_insert((func_id, 0));
         *e = (func_id, e.1.max(attained_ns));
         let mut n = 0;
@@ -280,10 +293,16 @@ impl Learner {
         }
     }
 
-    /// What the learner knows, with functions named by `name` (ids it cannot
-    /// name are left out).
-    pub fn snapshot(&self, name: impl Fn(u32) -> Option<String>) -> LearnerState {
+    /// What the learner knows at `now`, with functions named by `name` (ids
+    /// it cannot name are left out).
+    pub fn snapshot(&self, name: impl Fn(u32) -> Option<String>, now: Clock) -> LearnerState {
         LearnerState {
+            saved_unix_s: now.unix_s,
+            age_s: self
+                .last_seen
+                .iter()
+                .filter_map(|(&f, &t)| name(f).map(|n| (n, now.mono_ns.saturating_sub(t) / 1_000_000_000)))
+                .collect(),
             version: LearnerState::VERSION,
             window: self
                 .window
@@ -303,10 +322,18 @@ impl Learner {
         }
     }
 
-    /// Adds what `state` holds to what the learner knows, with functions
-    /// given ids by `id` (the loader's registry). Errors on a state of
-    /// another format version, or when `id` fails.
-    pub fn restore(&mut self, state: &LearnerState, mut id: impl FnMut(&str) -> Result<u32>) -> Result<()> {
+    /// Adds what `state` holds to what the learner knows at `now`, with
+    /// functions given ids by `id` (the loader's registry). A function whose
+    /// latest record is older than `ttl_ns` by `now` (0: no limit), or whose
+    /// age the state lacks, is left out and takes no id. Errors on a state
+    /// of another format version, or when `id` fails.
+    pub fn restore(
+        &mut self,
+        state: &LearnerState,
+        mut id: impl FnMut(&str) -> Result<u32>,
+        now: Clock,
+        ttl_ns: u64,
+    ) -> Result<()> {
         if state.version != LearnerState::VERSION {
             bail!(
                 "state format version {} (this scx_alps reads version {})",
@@ -314,6 +341,15 @@ impl Learner {
                 LearnerState::VERSION
             );
         }
+        let since_save_s = now.unix_s.saturating_sub(state.saved_unix_s);
+        let age_ns = |n: &str| -> Option<u64> {
+            let a = state
+                .age_s
+                .get(n)?
+                .saturating_add(since_save_s)
+                .saturating_mul(1_000_000_000);
+            (ttl_ns == 0 || a <= ttl_ns).then_some(a)
+        };
         let mut ids: HashMap<&str, u32> = HashMap::new();
         let names = state
             .history
@@ -321,31 +357,34 @@ impl Learner {
             .chain(state.sizes.keys())
             .chain(state.window.iter().map(|(n, _)| n));
         for n in names {
-            if !ids.contains_key(n.as_str()) {
-                ids.insert(n.as_str(), id(n)?);
+            if !ids.contains_key(n.as_str())
+                && let Some(age) = age_ns(n)
+            {
+                let f = id(n)?;
+                ids.insert(n.as_str(), f);
+                self.seen(f, now.mono_ns.saturating_sub(age));
             }
         }
         let cap = self.cfg.history.max(1);
         for (n, h) in &state.history {
-            let q = self.history.entry(ids[n.as_str()]).or_default();
+            let Some(&f) = ids.get(n.as_str()) else { continue };
+            let q = self.history.entry(f).or_default();
             for inv in h {
                 if q.len() >= cap {
                     q.pop_front();
                 }
-                q.push_back(Invocation {
-                    func_id: ids[n.as_str()],
-                    ..*inv
-                });
+                q.push_back(Invocation { func_id: f, ..*inv });
             }
         }
         for (n, inv) in &state.window {
-            self.window.push(Invocation {
-                func_id: ids[n.as_str()],
-                ..*inv
-            });
+            if let Some(&f) = ids.get(n.as_str()) {
+                self.window.push(Invocation { func_id: f, ..*inv });
+            }
         }
         for (n, s) in &state.sizes {
-            self.sizes.insert(ids[n.as_str()], s.clone());
+            if let Some(&f) = ids.get(n.as_str()) {
+                self.sizes.insert(f, s.clone());
+            }
         }
         Ok(())
     }
@@ -485,14 +524,20 @@ mod tests {
             l.observe(inv(2, i * 100 + 50, 80));
         }
         let names = |f: u32| Some(["", "short", "long"][f as usize].to_string());
-        let st = l.snapshot(names);
+        let now = Clock {
+            mono_ns: 10_000_000_000,
+            unix_s: 1_000,
+        };
+        let st = l.snapshot(names, now);
         let json = serde_json::to_string(&st).unwrap();
         let back: LearnerState = serde_json::from_str(&json).unwrap();
         assert_eq!(back, st);
 
         // A restarted loader numbers functions in another order.
         let mut fresh = Learner::new(cfg);
-        fresh.restore(&back, |n| Ok(if n == "long" { 7 } else { 3 })).unwrap();
+        fresh
+            .restore(&back, |n| Ok(if n == "long" { 7 } else { 3 }), now, 0)
+            .unwrap();
         let t = fresh.update(10.0);
         let short = t.iter().find(|f| f.func_id == 3).unwrap();
         let long = t.iter().find(|f| f.func_id == 7).unwrap();
@@ -502,7 +547,7 @@ mod tests {
 
         let mut bad = back.clone();
         bad.version = 99;
-        let err = fresh.restore(&bad, |_| Ok(1)).unwrap_err().to_string();
+        let err = fresh.restore(&bad, |_| Ok(1), now, 0).unwrap_err().to_string();
         assert!(err.contains("version 99"), "{err}");
     }
 

@@ -50,6 +50,11 @@ impl Window {
         self.items.make_contiguous()
     }
 
+    /// Keeps only the invocations `keep` accepts, in order.
+    pub fn retain(&mut self, keep: impl FnMut(&Invocation) -> bool) {
+        self.items.retain(keep);
+    }
+
     /// Iterates oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &Invocation> {
         self.items.iter()

@@ -310,6 +310,16 @@ impl Model for Alps {
         let util = (100.0 * busy as f64 / (dt as f64 * w.cpus.len() as f64)).clamp(0.0, 100.0);
         self.busy_at_last_learn = w.stats.busy_ns;
         self.last_learn = w.now;
+        // The loader's churn rule: forgotten functions lose their policy
+        // and their prior evidence.
+        for f in self.learner.forget_unseen(w.now, self.m.func_ttl_ns) {
+            if let Some(p) = self.policy.get_mut(f as usize) {
+                *p = None;
+            }
+            if let Some(o) = self.outgrown.borrow_mut().get_mut(f as usize) {
+                *o = false;
+            }
+        }
         let table = self.learner.update(util);
         for f in &table {
             let i = f.func_id as usize;

@@ -102,6 +102,9 @@ pub struct AlpsModel {
     pub learn_interval_ns: u64,
     /// Kick CPUs on wake-up.
     pub wakeup_preemption: bool,
+    /// Functions unseen this long are forgotten, ns (0: never).
+    #[serde(default)]
+    pub func_ttl_ns: u64,
 }
 
 impl AlpsModel {
@@ -139,6 +142,7 @@ impl AlpsModel {
             starvation_ns: s.starvation_ns,
             learn_interval_ns: s.learn_interval_ms * MS,
             wakeup_preemption: !opts.no_wakeup_preemption,
+            func_ttl_ns: opts.func_ttl_s.saturating_mul(1000 * MS),
         })
     }
 }

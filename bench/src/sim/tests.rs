@@ -283,6 +283,27 @@ fn splitting_an_invocation_into_bursts_buys_nothing() {
 }
 
 #[test]
+fn functions_unseen_for_the_ttl_are_learned_afresh() {
+    // f and g are learned by t = 4 s; f comes back at 30 s for five
+    // invocations, and g at 33 s. With a 10 s ttl the learner has forgotten
+    // f by then and learns it from its five new invocations; without one f
+    // keeps its 20 old samples too.
+    for (flags, samples) in [("--func-ttl-s 10", 5), ("--func-ttl-s 0", 25)] {
+        let mut jobs = training("f", cpu(10), "g", 20);
+        jobs.push(("g", 12_000 * MS, cpu(20)));
+        for k in 0..5 {
+            jobs.push(("f", (30_000 + 300 * k) * MS, cpu(10)));
+        }
+        jobs.push(("g", 33_000 * MS, cpu(20)));
+        let mut c = alps_cfg(SimPolicy::AlpsIo);
+        c.alps = AlpsModel::from_flags(PolicyKind::AlpsIo, &format!("--learn-interval-ms 1000 {flags}"), 1).unwrap();
+        let out = simulate(&Plan::from_jobs(&jobs), &c).unwrap();
+        let f = out.policy_table.iter().find(|(n, _)| n == "f").map(|(_, p)| p.samples);
+        assert_eq!(f, Some(samples), "{flags}");
+    }
+}
+
+#[test]
 fn running_invocations_send_progress_records_once_per_level() {
     // Two 300 ms invocations share one CPU at ticks: each stint's end may
     // report, but only when it entered a new level from 2 ms on.
