@@ -56,6 +56,9 @@ struct Knowledge {
     registry: FuncRegistry,
     /// The policy last published.
     table: Vec<FuncPolicy>,
+    /// Functions forgotten and ids released since start (--func-ttl-s).
+    nr_forgotten: u64,
+    nr_ids_recycled: u64,
 }
 
 impl Knowledge {
@@ -64,6 +67,8 @@ impl Knowledge {
             learner: Learner::new(settings.learner.clone()),
             registry: FuncRegistry::new(),
             table: Vec::new(),
+            nr_forgotten: 0,
+            nr_ids_recycled: 0,
         }
     }
 
@@ -431,6 +436,8 @@ impl<'a> Scheduler<'a> {
             }
         }
         known.table.retain(|p| !cleared.contains(&p.func_id));
+        known.nr_forgotten += forgotten.len() as u64;
+        known.nr_ids_recycled += released.len() as u64;
         if retag || !released.is_empty() {
             self.bump_tag_gen();
         }
@@ -566,6 +573,8 @@ impl<'a> Scheduler<'a> {
             push_last_us: self.push_last_ns as f64 / 1e3,
             window_len: self.known.learner.window().len() as u64,
             nr_functions: self.known.registry.len() as u64,
+            nr_forgotten: self.known.nr_forgotten,
+            nr_ids_recycled: self.known.nr_ids_recycled,
             nr_cgroups: self.skel.maps.cgrp_func.keys().count() as u64,
             nr_tasks: s.nr_task_inits.saturating_sub(s.nr_task_exits),
             levels: (0..policy::NR_LEVELS)

@@ -121,6 +121,12 @@ pub struct Metrics {
     pub window_len: u64,
     #[stat(desc = "Functions known (tagged)")]
     pub nr_functions: u64,
+    #[stat(desc = "Functions forgotten since start: unseen for --func-ttl-s")]
+    #[serde(default)]
+    pub nr_forgotten: u64,
+    #[stat(desc = "Function ids released for new functions since start")]
+    #[serde(default)]
+    pub nr_ids_recycled: u64,
     #[stat(desc = "Cgroups mapped to functions")]
     pub nr_cgroups: u64,
     #[stat(desc = "Tasks holding a task_ctx: init_task minus exit_task calls")]
@@ -175,8 +181,8 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  learner: {} updates, last {:.0}us mean {:.0}us max {:.0}us, push {:.0}us | window {} | functions {} cgroups {} \
-             tasks {}",
+            "  learner: {} updates, last {:.0}us mean {:.0}us max {:.0}us, push {:.0}us | window {} | functions {} (forgotten {} \
+             recycled {}) cgroups {} tasks {}",
             self.learner_updates,
             self.learner_last_us,
             self.learner_mean_us,
@@ -184,6 +190,8 @@ impl Metrics {
             self.push_last_us,
             self.window_len,
             self.nr_functions,
+            self.nr_forgotten,
+            self.nr_ids_recycled,
             self.nr_cgroups,
             self.nr_tasks,
         )?;

@@ -80,6 +80,10 @@ pub enum VmTest {
     /// through `--extra-arm`): every invocation completes in every arm, the
     /// reports parse, every scx_alps arm reports its counters.
     Ab,
+    /// Function churn: after the sched plan, with --func-ttl-s 3, every
+    /// function is forgotten, its policy cleared and its id recycled; a
+    /// state file older than the ttl restores nothing, with no ttl all.
+    Churn,
 }
 
 #[derive(Args)]

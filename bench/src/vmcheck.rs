@@ -25,6 +25,119 @@ pub fn sched_trace() -> String {
     t
 }
 
+/// `--func-ttl-s` of the `churn` scenario, s.
+pub const CHURN_TTL_S: u64 = 3;
+
+/// Functions in the `sched` scenario's plan.
+pub const SCHED_FUNCTIONS: usize = 3;
+
+/// What the `churn` scenario observed.
+#[derive(Clone, Debug)]
+pub struct ChurnRun {
+    /// The replay's (completed, total) invocations, or why it failed.
+    pub replay: Result<(usize, usize), String>,
+    /// Functions in the state file just after the workload.
+    pub saved: usize,
+    /// Why the scheduler was no longer attached after the ttl, if so.
+    pub ejected: Option<String>,
+    /// The statistics snapshot after the ttl, or why stopping failed.
+    pub stats: Result<Option<Metrics>, String>,
+    /// Functions in the state file at exit.
+    pub saved_at_exit: usize,
+    /// Functions restored from a copy of the first state file once it was
+    /// older than the ttl: under the ttl, and with no ttl (`--func-ttl-s 0`).
+    pub restored_stale: Result<usize, String>,
+    pub restored_no_ttl: Result<usize, String>,
+}
+
+/// The figures of a `churn` run, for its PASS or FAIL line.
+pub fn churn_figures(r: &ChurnRun) -> String {
+    let (ok, total) = r.replay.clone().unwrap_or((0, 0));
+    let stats = match &r.stats {
+        Ok(Some(m)) => format!(
+            "after {} s: {} forgotten, {} ids recycled, {} learned policies, {} functions tagged",
+            CHURN_TTL_S,
+            m.nr_forgotten,
+            m.nr_ids_recycled,
+            m.functions.len(),
+            m.nr_functions
+        ),
+        Ok(None) => "no statistics".into(),
+        Err(e) => format!("stop failed: {e}"),
+    };
+    let n = |v: &Result<usize, String>| v.as_ref().map_or_else(|e| format!("error ({e})"), |n| n.to_string());
+    format!(
+        "completed {ok}/{total}; state file {} functions; {stats}; at exit {}; restored stale {}, without ttl {}",
+        r.saved,
+        r.saved_at_exit,
+        n(&r.restored_stale),
+        n(&r.restored_no_ttl)
+    )
+}
+
+/// Why a `churn` run fails; empty when it passes.
+pub fn churn_reasons(r: &ChurnRun) -> Vec<String> {
+    let mut why = Vec::new();
+    match &r.replay {
+        Err(e) => why.push(format!("replay failed: {e}")),
+        Ok((ok, total)) if *ok != *total || *total != SCHED_INVOCATIONS => {
+            why.push(format!("only {ok}/{total} invocations completed"))
+        }
+        Ok(_) => {}
+    }
+    if r.saved < SCHED_FUNCTIONS {
+        why.push(format!(
+            "the state file held {} functions after the workload, not {SCHED_FUNCTIONS}",
+            r.saved
+        ));
+    }
+    if let Some(e) = &r.ejected {
+        why.push(format!("scx_alps was ejected: {e}"));
+    }
+    match &r.stats {
+        Err(e) => why.push(e.clone()),
+        Ok(None) => why.push("no statistics snapshot".into()),
+        Ok(Some(m)) => {
+            if m.nr_forgotten < SCHED_FUNCTIONS as u64 {
+                why.push(format!("{} functions forgotten after the ttl", m.nr_forgotten));
+            }
+            if m.nr_ids_recycled < SCHED_FUNCTIONS as u64 {
+                why.push(format!("{} ids recycled once the cgroups were gone", m.nr_ids_recycled));
+            }
+            if !m.functions.is_empty() {
+                why.push(format!("{} learned policies left after the ttl", m.functions.len()));
+            }
+        }
+    }
+    if r.saved_at_exit != 0 {
+        why.push(format!(
+            "the state file still held {} functions at exit",
+            r.saved_at_exit
+        ));
+    }
+    match &r.restored_stale {
+        Ok(0) => {}
+        Ok(n) => why.push(format!("a state file older than the ttl restored {n} functions")),
+        Err(e) => why.push(format!("restart with the stale state file: {e}")),
+    }
+    match &r.restored_no_ttl {
+        Ok(n) if *n == r.saved && *n > 0 => {}
+        Ok(n) => why.push(format!("without a ttl {n} of {} functions restored", r.saved)),
+        Err(e) => why.push(format!("restart without a ttl: {e}")),
+    }
+    why
+}
+
+/// Functions a loader log says it restored from its state file (its
+/// "state file PATH: N functions" line).
+pub fn restored_functions(log: &str) -> Option<usize> {
+    log.lines().find_map(|l| {
+        let (_, rest) = l.split_once("state file ")?;
+        let (_, n) = rest.split_once(": ")?;
+        n.split_whitespace().next()?.parse().ok()
+    })
+}
+
 /// What one policy's `sched` run observed.
 #[derive(Clone, Debug)]
 pub struct SchedRun {
@@ -192,6 +305,70 @@ pub fn ab_figures(s: &Summary) -> String {
 mod tests {
     use super::*;
     use scx_alps::metrics::{FuncMetrics, LevelMetrics};
+
+    fn good_churn() -> ChurnRun {
+        ChurnRun {
+            replay: Ok((SCHED_INVOCATIONS, SCHED_INVOCATIONS)),
+            saved: 3,
+            ejected: None,
+            stats: Ok(Some(Metrics {
+                nr_forgotten: 3,
+                nr_ids_recycled: 3,
+                ..Default::default()
+            })),
+            saved_at_exit: 0,
+            restored_stale: Ok(0),
+            restored_no_ttl: Ok(3),
+        }
+    }
+
+    #[test]
+    fn churn_rules_fail_on_each_fault() {
+        assert!(
+            churn_reasons(&good_churn()).is_empty(),
+            "{:?}",
+            churn_reasons(&good_churn())
+        );
+        type Fault = Box<dyn Fn(&mut ChurnRun)>;
+        let faults: Vec<(&str, Fault)> = vec![
+            ("invocations completed", Box::new(|r| r.replay = Ok((59, 60)))),
+            ("replay failed", Box::new(|r| r.replay = Err("x".into()))),
+            ("held 1 functions", Box::new(|r| r.saved = 1)),
+            ("ejected", Box::new(|r| r.ejected = Some("x".into()))),
+            ("no statistics", Box::new(|r| r.stats = Ok(None))),
+            (
+                "2 functions forgotten",
+                Box::new(|r| r.stats.as_mut().unwrap().as_mut().unwrap().nr_forgotten = 2),
+            ),
+            (
+                "0 ids recycled",
+                Box::new(|r| r.stats.as_mut().unwrap().as_mut().unwrap().nr_ids_recycled = 0),
+            ),
+            (
+                "learned policies left",
+                Box::new(|r| r.stats.as_mut().unwrap().as_mut().unwrap().functions = vec![FuncMetrics::default()]),
+            ),
+            ("at exit", Box::new(|r| r.saved_at_exit = 2)),
+            ("restored 3 functions", Box::new(|r| r.restored_stale = Ok(3))),
+            ("stale state file", Box::new(|r| r.restored_stale = Err("x".into()))),
+            ("without a ttl 1 of 3", Box::new(|r| r.restored_no_ttl = Ok(1))),
+        ];
+        for (want, f) in faults {
+            let mut r = good_churn();
+            f(&mut r);
+            let why = churn_reasons(&r).join("; ");
+            assert!(why.contains(want), "{want}: {why}");
+        }
+        assert!(churn_figures(&good_churn()).contains("3 forgotten, 3 ids recycled"));
+    }
+
+    #[test]
+    fn restored_counts_come_from_the_loader_log() {
+        let log = "[INFO] state file /tmp/s.json: 3 functions, 60 invocations in the window\n";
+        assert_eq!(restored_functions(log), Some(3));
+        assert_eq!(restored_functions("[INFO] state file /x does not exist yet"), None);
+        assert_eq!(restored_functions("nothing"), None);
+    }
 
     fn good(policy: &str) -> SchedRun {
         let func = |name: &str, level| FuncMetrics {

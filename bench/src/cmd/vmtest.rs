@@ -19,6 +19,7 @@ pub fn run(a: VmTestArgs) -> Result<()> {
     let (name, failed) = match a.test {
         VmTest::Sched => ("sched", sched(&a)),
         VmTest::Ab => ("ab-mixed", ab(&a)),
+        VmTest::Churn => ("churn", churn(&a)),
     };
     match failed {
         Ok(0) => Ok(()),
@@ -40,12 +41,10 @@ fn verified_insns(log: &Path) -> Option<String> {
     })
 }
 
-/// Each policy attaches, schedules and learns a 60-invocation mixed plan
-/// in per-function cgroups, and detaches cleanly. Returns the failures.
-fn sched(a: &VmTestArgs) -> Result<usize> {
+/// Writes the sched scenario's trace and plan into `--out`; returns the
+/// plan's path.
+fn sched_plan(a: &VmTestArgs) -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
-    let scx_alps = scx_alps_bin(&a.scx_alps)?;
-    let exe = std::env::current_exe()?;
     let trace = a.out.join("sched-trace.txt");
     std::fs::write(&trace, vmcheck::sched_trace())?;
     let targs = TraceArgs::whole_mixed(trace, "1");
@@ -53,6 +52,23 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
     let plan = build_plan(&targs, cpus).context("cannot build the plan")?;
     let plan_path = a.out.join("sched-plan.json");
     std::fs::write(&plan_path, serde_json::to_vec_pretty(&plan)?)?;
+    Ok(plan_path)
+}
+
+/// Replays `plan` under whatever scheduler is attached: (completed,
+/// total) invocations, or why the replay failed.
+fn replay(plan: &Path, results: &Path) -> Result<(usize, usize), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    runner::run_replay(&exe, plan, results, Some(10), false, |_| {})
+        .map(|v| (v.iter().filter(|i| i.ok).count(), v.len()))
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Each policy attaches, schedules and learns a 60-invocation mixed plan
+/// in per-function cgroups, and detaches cleanly. Returns the failures.
+fn sched(a: &VmTestArgs) -> Result<usize> {
+    let scx_alps = scx_alps_bin(&a.scx_alps)?;
+    let plan_path = sched_plan(a)?;
     let extra = shlex::split(&a.alps_flags).context("--alps-flags: unbalanced quotes")?;
 
     let mut failed = 0;
@@ -79,16 +95,7 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
                 continue;
             }
         };
-        let replay = runner::run_replay(
-            &exe,
-            &plan_path,
-            &a.out.join(format!("{name}.results.json")),
-            Some(10),
-            false,
-            |_| {},
-        )
-        .map(|v| (v.iter().filter(|i| i.ok).count(), v.len()))
-        .map_err(|e| format!("{e:#}"));
+        let replay = replay(&plan_path, &a.out.join(format!("{name}.results.json")));
         // One more learner update and statistics line after the last exit.
         std::thread::sleep(Duration::from_millis(2500));
         let ejected = sc.check_active().err().map(|e| format!("{e:#}"));
@@ -117,6 +124,103 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
         }
     }
     Ok(failed)
+}
+
+/// Functions in the state file at `path` (0 when it cannot be read).
+fn state_functions(path: &Path) -> usize {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<scx_alps::learner::LearnerState>(&b).ok())
+        .map_or(0, |s| s.history.len())
+}
+
+/// Starts scx_alps on `state` with `--func-ttl-s ttl`, stops it once it
+/// attached, and returns how many functions its log says it restored.
+fn restored(scx_alps: &Path, state: &Path, ttl: u64, log: &Path) -> Result<usize, String> {
+    let cmd: Vec<String> = [
+        scx_alps.display().to_string(),
+        "--state-file".into(),
+        state.display().to_string(),
+        "--func-ttl-s".into(),
+        ttl.to_string(),
+    ]
+    .into();
+    let sc = RunningSched::start(&cmd, Some("alps"), log, Duration::from_secs(60)).map_err(|e| format!("{e:#}"))?;
+    sc.stop_report().map_err(|e| format!("{e:#}"))?;
+    let text = std::fs::read_to_string(log).map_err(|e| e.to_string())?;
+    vmcheck::restored_functions(&text).ok_or_else(|| format!("no \"state file\" line in {}", log.display()))
+}
+
+/// Function churn with `--func-ttl-s` [`vmcheck::CHURN_TTL_S`]: the sched
+/// plan (its replay removes the functions' cgroups at the end), then the
+/// ttl with nothing running; then two restarts on copies of the state file
+/// written just after the workload, now older than the ttl. Returns the
+/// failures (0 or 1).
+fn churn(a: &VmTestArgs) -> Result<usize> {
+    let scx_alps = scx_alps_bin(&a.scx_alps)?;
+    let plan_path = sched_plan(a)?;
+    let state = a.out.join("churn-state.json");
+    let _ = std::fs::remove_file(&state);
+    let ttl = vmcheck::CHURN_TTL_S.to_string();
+    let cmd: Vec<String> = [
+        scx_alps.display().to_string(),
+        "--learn-interval-ms".into(),
+        "500".into(),
+        "--func-ttl-s".into(),
+        ttl,
+        "--state-file".into(),
+        state.display().to_string(),
+    ]
+    .into();
+    let sc = RunningSched::start(&cmd, Some("alps"), &a.out.join("churn.log"), Duration::from_secs(60));
+    let mut sc = match sc {
+        Ok(sc) => sc,
+        Err(e) => {
+            println!("FAIL churn: scx_alps did not attach: {e:#}");
+            return Ok(1);
+        }
+    };
+    let replay = replay(&plan_path, &a.out.join("churn.results.json"));
+    // The state is written at every learner update (500 ms).
+    std::thread::sleep(Duration::from_millis(1500));
+    let copies = [a.out.join("churn-stale-1.json"), a.out.join("churn-stale-2.json")];
+    for c in &copies {
+        std::fs::copy(&state, c).with_context(|| format!("cannot copy {}", state.display()))?;
+    }
+    let saved = state_functions(&state);
+    std::thread::sleep(Duration::from_secs(vmcheck::CHURN_TTL_S + 2));
+    let ejected = sc.check_active().err().map(|e| format!("{e:#}"));
+    // The run prints no statistics (a --stats dump would be a second
+    // reader): one --monitor snapshot, as the benchmark takes.
+    let snapshot = runner::monitor_once(&scx_alps);
+    let stats = match sc.stop_report() {
+        Ok((_, true)) => Err("scx_alps ignored SIGINT for 20 s and was killed".into()),
+        Ok((_, false)) => Ok(snapshot),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    let r = vmcheck::ChurnRun {
+        replay,
+        saved,
+        ejected,
+        stats,
+        saved_at_exit: state_functions(&state),
+        restored_stale: restored(
+            &scx_alps,
+            &copies[0],
+            vmcheck::CHURN_TTL_S,
+            &a.out.join("churn-stale.log"),
+        ),
+        restored_no_ttl: restored(&scx_alps, &copies[1], 0, &a.out.join("churn-no-ttl.log")),
+    };
+    let why = vmcheck::churn_reasons(&r);
+    let figures = vmcheck::churn_figures(&r);
+    if why.is_empty() {
+        println!("PASS churn: {figures}");
+        Ok(0)
+    } else {
+        println!("FAIL churn: {} | {figures}", why.join("; "));
+        Ok(1)
+    }
 }
 
 /// A 36-invocation A/B of the mixed scenario, one repetition, under the
