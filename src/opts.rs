@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Parser;
 
+use crate::layouts::CgroupLayout;
 use crate::learner::{LearnerConfig, PolicyKind};
 use crate::tagging::{DEFAULT_CGROUP_PATTERN, DEFAULT_COMM_PATTERN, FuncPattern};
 
@@ -156,8 +157,14 @@ pub struct Opts {
     /// Regex mapping a cgroup path (relative to --cgroup-root) or a comm to a
     /// function name: first capture group, or the whole match
     /// [default: "^faas/([^/]+)" for cgroup, "^(.+)$" for comm].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cgroup_layout")]
     pub func_pattern: Option<String>,
+
+    /// A platform's cgroup layout, for --func-id cgroup: sets --func-pattern
+    /// to where that platform puts a function (faas, faasd) or an instance
+    /// of one (a container, pod, pool slot or microVM); docs/operating.md.
+    #[arg(long, value_enum, value_name = "LAYOUT")]
+    pub cgroup_layout: Option<CgroupLayout>,
 
     /// Where cgroup v2 is mounted.
     #[arg(long, default_value = "/sys/fs/cgroup")]
@@ -345,10 +352,14 @@ impl Opts {
         }
         check_interval("--stats", self.stats)?;
         check_interval("--monitor", self.monitor)?;
+        if self.cgroup_layout.is_some() && self.func_id != FuncIdSource::Cgroup {
+            bail!("--cgroup-layout names cgroup paths: it needs --func-id cgroup");
+        }
         let pattern_src = self.func_pattern.clone().unwrap_or_else(|| {
-            match self.func_id {
-                FuncIdSource::Cgroup => DEFAULT_CGROUP_PATTERN,
-                FuncIdSource::Comm => DEFAULT_COMM_PATTERN,
+            match (self.func_id, self.cgroup_layout) {
+                (FuncIdSource::Cgroup, Some(l)) => l.pattern(),
+                (FuncIdSource::Cgroup, None) => DEFAULT_CGROUP_PATTERN,
+                (FuncIdSource::Comm, _) => DEFAULT_COMM_PATTERN,
             }
             .to_string()
         });
@@ -439,6 +450,24 @@ mod tests {
         let s = parse(&["--func-id", "comm"]).unwrap().settings(2).unwrap();
         assert_eq!(s.pattern_src, DEFAULT_COMM_PATTERN);
         assert_eq!(s.pattern.function_of("fib"), Some("fib"));
+    }
+
+    #[test]
+    fn a_cgroup_layout_sets_the_pattern() {
+        let s = parse(&["--cgroup-layout", "kubepods-systemd"])
+            .unwrap()
+            .settings(2)
+            .unwrap();
+        assert_eq!(s.pattern_src, CgroupLayout::KubepodsSystemd.pattern());
+        assert_eq!(
+            s.pattern
+                .function_of("kubepods.slice/kubepods-pod1_2.slice/cri-containerd-ab.scope"),
+            Some("1_2")
+        );
+        assert!(parse(&["--cgroup-layout", "docker", "--func-pattern", "x"]).is_err());
+        assert!(parse(&["--cgroup-layout", "lambda"]).is_err());
+        let err = settings_err(&["--cgroup-layout", "faasd", "--func-id", "comm"]);
+        assert!(err.contains("--func-id cgroup"), "{err}");
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub const MAX_CGROUP_WATCHES: usize = 4096;
 /// Default `--func-pattern` for `--func-id cgroup`: a function per cgroup
 /// directly below `/sys/fs/cgroup/faas`; deeper cgroups (per-instance) belong
 /// to the function above them.
-pub const DEFAULT_CGROUP_PATTERN: &str = r"^faas/([^/]+)";
+pub const DEFAULT_CGROUP_PATTERN: &str = crate::layouts::CgroupLayout::Faas.pattern();
 
 /// Default `--func-pattern` for `--func-id comm`: the whole command name.
 pub const DEFAULT_COMM_PATTERN: &str = r"^(.+)$";
