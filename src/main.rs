@@ -698,7 +698,7 @@ fn init_logging(verbose: bool) -> Result<()> {
     Ok(())
 }
 
-fn run_scheduler(opts: &Opts, settings: &Settings, shutdown: Arc<AtomicBool>) -> Result<()> {
+fn run_scheduler(opts: &Opts, mut settings: Settings, shutdown: Arc<AtomicBool>) -> Result<()> {
     preflight::check_environment(
         std::path::Path::new("/sys"),
         nix::unistd::geteuid().as_raw(),
@@ -715,14 +715,14 @@ fn run_scheduler(opts: &Opts, settings: &Settings, shutdown: Arc<AtomicBool>) ->
         });
     }
 
-    let mut known = Knowledge::new(settings);
+    let mut known = Knowledge::new(&settings);
     if let Some(path) = &opts.state_file {
         known.restore(path, opts.func_ttl_s);
     }
     let mut restarts: Vec<Instant> = Vec::new();
     let mut open_object = MaybeUninit::uninit();
     loop {
-        let mut sched = Scheduler::init(opts, settings, &mut open_object, &mut known)?;
+        let mut sched = Scheduler::init(opts, &settings, &mut open_object, &mut known)?;
         let uei = sched.run(shutdown.clone());
         drop(sched);
         if let Some(path) = &opts.state_file
@@ -739,7 +739,13 @@ fn run_scheduler(opts: &Opts, settings: &Settings, shutdown: Arc<AtomicBool>) ->
         if restarts.len() > MAX_RESTARTS_PER_MIN {
             anyhow::bail!("the kernel asked for more than {MAX_RESTARTS_PER_MIN} restarts within a minute; giving up");
         }
-        info!("the kernel asked for a restart (e.g. CPU hotplug): restarting");
+        // A hotplug restart: the learner simulates the CPUs online now.
+        settings.learner.nr_cpus = online_cpus();
+        known.learner.set_nr_cpus(settings.learner.nr_cpus);
+        info!(
+            "the kernel asked for a restart (e.g. CPU hotplug): restarting on {} CPUs",
+            settings.learner.nr_cpus
+        );
     }
 }
 
@@ -764,15 +770,15 @@ fn real_main(opts: Opts) -> Result<()> {
     if let Some(intv) = opts.monitor {
         return stats::monitor(Duration::from_secs_f64(intv), opts.json, shutdown);
     }
-    run_scheduler(&opts, &settings, shutdown)
+    run_scheduler(&opts, settings, shutdown)
 }
 
 /// CPUs the learner's SRPT simulation runs on: the online CPUs listed in
 /// /sys/devices/system/cpu/online, whatever this process's own CPU affinity
 /// (a service unit's CPUAffinity= must not shrink what the learner thinks it
 /// serves). Falls back, with a warning, to the CPUs this process may run on
-/// when that file cannot be read or parsed. Read once at start: a CPU
-/// hotplug restart keeps the count.
+/// when that file cannot be read or parsed. Read at start and at every
+/// restart the kernel asks for (CPU hotplug).
 fn online_cpus() -> usize {
     const ONLINE: &str = "/sys/devices/system/cpu/online";
     let online = std::fs::read_to_string(ONLINE)

@@ -154,6 +154,11 @@ impl Learner {
         &self.cfg
     }
 
+    /// Sets the CPUs ALPS's SRPT simulation runs on (after a CPU hotplug).
+    pub fn set_nr_cpus(&mut self, nr_cpus: usize) {
+        self.cfg.nr_cpus = nr_cpus.max(1);
+    }
+
     /// Adds a finished invocation to the window and to its function's
     /// history. Invocations of unknown functions (func_id 0) are ignored.
     pub fn observe(&mut self, inv: Invocation) {
