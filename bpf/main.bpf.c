@@ -67,8 +67,9 @@ s32 queue_depths[ALPS_NR_LEVELS];
 
 /*
  * Functions not learned yet whose invocations outgrew the prior (the prior's
- * evidence rule, include/policy.h); indexed by function id. Set here, never
- * cleared: once the function is learned its own schedule applies.
+ * evidence rule, include/policy.h); indexed by function id. Set here;
+ * cleared by user space only when it forgets a function and recycles its id:
+ * once the function is learned its own schedule applies.
  */
 u8 func_outgrown[ALPS_MAX_FUNCS];
 

@@ -31,7 +31,8 @@ pub enum CgroupLayout {
     KubepodsSystemd,
     /// OpenLambda's sandbox pool: `<worker dir>-sandboxes/cg-<N>`; one slot.
     Openlambda,
-    /// Firecracker's jailer (cgroup v2, default parent): `firecracker/<vm id>`; one microVM.
+    /// Firecracker's jailer (cgroup v2, default parent: the binary's name,
+    /// `firecracker` or `firecracker-v1.7.0-x86_64`): `<parent>/<vm id>`; one microVM.
     Firecracker,
 }
 
@@ -49,7 +50,7 @@ impl CgroupLayout {
                 r"(?:^|/)kubepods(?:-burstable|-besteffort)?-pod([0-9a-f_]+)\.slice(?:/|$)"
             }
             CgroupLayout::Openlambda => r"(?:^|/)([^/]+-sandboxes/cg-[0-9]+)(?:/|$)",
-            CgroupLayout::Firecracker => r"(?:^|/)firecracker/([A-Za-z0-9-]{1,64})(?:/|$)",
+            CgroupLayout::Firecracker => r"(?:^|/)[^/]*firecracker[^/]*/([A-Za-z0-9-]{1,64})(?:/|$)",
         }
     }
 }
@@ -121,7 +122,13 @@ mod tests {
             ),
             (Openlambda, "default-ol-sandboxes".into(), None),
             (Firecracker, format!("firecracker/{UID}"), Some(UID.into())),
+            (
+                Firecracker,
+                format!("firecracker-v1.7.0-x86_64/{UID}"),
+                Some(UID.into()),
+            ),
             (Firecracker, "firecracker".into(), None),
+            (Firecracker, format!("system.slice/{UID}"), None),
         ]
     }
 

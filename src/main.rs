@@ -92,17 +92,24 @@ impl Knowledge {
                 return;
             }
         };
-        let registry = &mut self.registry;
+        // Into a fresh learner and registry, kept only on success: a state
+        // refused halfway must leave nothing behind.
+        let mut learner = Learner::new(self.learner.config().clone());
+        let mut registry = FuncRegistry::new();
         let r = serde_json::from_str::<LearnerState>(&text)
             .map_err(anyhow::Error::from)
             .and_then(|st| {
-                self.learner.restore(
+                learner.restore(
                     &st,
                     |n| registry.id_of(n),
                     Clock::now(),
                     ttl_s.saturating_mul(1_000_000_000),
                 )
             });
+        if r.is_ok() {
+            self.learner = learner;
+            self.registry = registry;
+        }
         match r {
             Ok(()) => info!(
                 "state file {}: {} functions, {} invocations in the window",
@@ -317,21 +324,35 @@ impl<'a> Scheduler<'a> {
         Ok(())
     }
 
+    /// `func_id` of a record, or 0 when no function holds that id any more
+    /// (a record sent before its id was released).
+    fn registered(&self, func_id: u32) -> u32 {
+        if self.known.registry.name(func_id).is_some() {
+            func_id
+        } else {
+            0
+        }
+    }
+
     /// Moves the records the ring-buffer callback collected into the learner,
     /// naming functions first seen by comm.
     fn drain_inbox(&mut self) -> Result<()> {
         let recs: Vec<alps_inv_rec> = std::mem::take(&mut *self.inbox.borrow_mut());
+        // Progress records are dated when they arrive: a long-running
+        // invocation is being seen now, not at its start.
+        let now_ns = Clock::now().mono_ns;
         let mut new_comm = false;
         for rec in recs {
             if rec.end_ns == 0 {
                 self.progress += 1;
+                let func_id = self.registered(rec.func_id);
                 self.known
                     .learner
-                    .observe_progress(rec.func_id, rec.pid, rec.start_ns, rec.cpu_ns);
+                    .observe_progress(func_id, rec.pid, rec.start_ns, rec.cpu_ns, now_ns);
                 continue;
             }
             self.records += 1;
-            let mut func_id = rec.func_id;
+            let mut func_id = self.registered(rec.func_id);
             if func_id == 0 {
                 match self.opts.func_id {
                     FuncIdSource::Cgroup => {
@@ -399,11 +420,14 @@ impl<'a> Scheduler<'a> {
 
     /// Function churn (src/learner/expiry.rs): forgets the functions unseen
     /// for --func-ttl-s, clears their policy, prior evidence and comm tags
-    /// in the BPF program, and releases the ids no cgroup or comm is tagged
-    /// with any more.
+    /// in the BPF program, releases into quarantine the ids no cgroup or
+    /// comm is tagged with any more, and makes the ids quarantined at the
+    /// previous update available (cleared again: a task that still carried
+    /// one may have set its prior evidence since).
     fn expire(&mut self) -> Result<()> {
         let ttl_ns = self.opts.func_ttl_s.saturating_mul(1_000_000_000);
         let known = &mut *self.known;
+        let reusable = known.registry.reuse_quarantined();
         let forgotten = known.learner.forget_unseen(Clock::now().mono_ns, ttl_ns);
         let mut retag = false;
         let skel = &self.skel;
@@ -425,10 +449,7 @@ impl<'a> Scheduler<'a> {
         let released = known
             .registry
             .release_unused(|f| learner.knows(f) || tagged.contains(&f) || by_comm.contains(&f));
-        if forgotten.is_empty() && released.is_empty() {
-            return Ok(());
-        }
-        let cleared: BTreeSet<u32> = forgotten.iter().chain(&released).copied().collect();
+        let cleared: BTreeSet<u32> = forgotten.iter().chain(&released).chain(&reusable).copied().collect();
         for &f in &cleared {
             Self::put_policy(&self.skel, f, &alps_func_policy::default())?;
             if let Some(bss) = self.skel.maps.bss_data.as_mut() {
@@ -437,17 +458,21 @@ impl<'a> Scheduler<'a> {
         }
         known.table.retain(|p| !cleared.contains(&p.func_id));
         known.nr_forgotten += forgotten.len() as u64;
-        known.nr_ids_recycled += released.len() as u64;
+        known.nr_ids_recycled += reusable.len() as u64;
         if retag || !released.is_empty() {
             self.bump_tag_gen();
         }
-        info!(
-            "forgot {} function(s) unseen for {} s ({}); {} id(s) recycled",
-            forgotten.len(),
-            self.opts.func_ttl_s,
-            names.join(", "),
-            released.len()
-        );
+        if !forgotten.is_empty() {
+            info!(
+                "forgot {} function(s) unseen for {} s: {}",
+                forgotten.len(),
+                self.opts.func_ttl_s,
+                names.join(", ")
+            );
+        }
+        if !reusable.is_empty() {
+            info!("{} function id(s) free for new functions", reusable.len());
+        }
         Ok(())
     }
 

@@ -44,13 +44,15 @@ pub const DEFAULT_CGROUP_PATTERN: &str = crate::layouts::CgroupLayout::Faas.patt
 pub const DEFAULT_COMM_PATTERN: &str = r"^(.+)$";
 
 /// Function names and their ids (1..MAX_FUNCS); id 0 means "no function".
-/// Ids of functions that have gone are released and given to new ones,
-/// lowest first.
+/// Ids of functions that have gone are released, kept in quarantine for a
+/// while (records and tasks may still carry them), then given to new
+/// functions, lowest first.
 #[derive(Clone, Debug, Default)]
 pub struct FuncRegistry {
     /// By id - 1; None for a released id.
     names: Vec<Option<String>>,
     ids: HashMap<String, u32>,
+    quarantine: BTreeSet<u32>,
     free: BTreeSet<u32>,
 }
 
@@ -95,9 +97,8 @@ impl FuncRegistry {
             .and_then(|s| s.as_deref())
     }
 
-    /// Releases every registered id that `in_use` rejects, so that new
-    /// functions get them; returns them, ascending. The caller must have
-    /// cleared whatever the BPF program holds under these ids.
+    /// Releases every registered id that `in_use` rejects into quarantine
+    /// (no name, not given out yet); returns them, ascending.
     pub fn release_unused(&mut self, mut in_use: impl FnMut(u32) -> bool) -> Vec<u32> {
         let gone: Vec<u32> = (1..=self.names.len() as u32)
             .filter(|&id| self.name(id).is_some() && !in_use(id))
@@ -106,9 +107,18 @@ impl FuncRegistry {
             if let Some(n) = self.names[id as usize - 1].take() {
                 self.ids.remove(&n);
             }
-            self.free.insert(id);
+            self.quarantine.insert(id);
         }
         gone
+    }
+
+    /// Makes the quarantined ids available to new functions; returns them,
+    /// ascending. The caller clears what the BPF program holds under them
+    /// first: a task that still carried one until now may have written it.
+    pub fn reuse_quarantined(&mut self) -> Vec<u32> {
+        let ids: Vec<u32> = std::mem::take(&mut self.quarantine).into_iter().collect();
+        self.free.extend(&ids);
+        ids
     }
 
     /// Number of registered functions.
@@ -174,6 +184,8 @@ pub struct CgroupTagger {
     known: HashMap<u64, u32>,
     inotify: Option<Inotify>,
     watched: HashSet<PathBuf>,
+    /// The registry was full at the last scan (warned once until it is not).
+    full: bool,
 }
 
 impl CgroupTagger {
@@ -196,6 +208,7 @@ impl CgroupTagger {
             known: HashMap::new(),
             inotify,
             watched: HashSet::new(),
+            full: false,
         })
     }
 
@@ -254,10 +267,13 @@ impl CgroupTagger {
 
     /// Walks the tree and returns what changed since the last scan. New
     /// function names are registered in `reg`. Cgroups that vanish while
-    /// being walked are skipped.
+    /// being walked are skipped; so are, with one warning until there is
+    /// room again, the cgroups of new functions while every id is taken:
+    /// they run as host work, and the rest of the tree is still tagged.
     pub fn scan(&mut self, reg: &mut FuncRegistry) -> Result<CgroupDelta> {
         let mut seen: HashSet<u64> = HashSet::new();
         let mut delta = CgroupDelta::default();
+        let mut full: Option<anyhow::Error> = None;
         let mut stack = vec![(self.root.clone(), 0usize)];
         // Watches of removed directories end by themselves (IN_IGNORED);
         // forget them so a re-created directory is watched again.
@@ -278,10 +294,16 @@ impl CgroupTagger {
                 if let Some(rel) = rel.to_str()
                     && let Some(name) = self.pattern.function_of(rel)
                 {
-                    let id = reg.id_of(name)?;
-                    seen.insert(cgid);
-                    if self.known.insert(cgid, id) != Some(id) {
-                        delta.added.push((cgid, id));
+                    match reg.id_of(name) {
+                        Ok(id) => {
+                            seen.insert(cgid);
+                            if self.known.insert(cgid, id) != Some(id) {
+                                delta.added.push((cgid, id));
+                            }
+                        }
+                        Err(e) => {
+                            full.get_or_insert(e);
+                        }
                     }
                 }
                 if depth + 1 < MAX_CGROUP_DEPTH {
@@ -296,6 +318,11 @@ impl CgroupTagger {
             }
             keep
         });
+        match &full {
+            Some(e) if !self.full => warn!("{e:#}: new functions' cgroups run as host work until ids are free"),
+            _ => {}
+        }
+        self.full = full.is_some();
         delta.added.sort_unstable();
         delta.removed.sort_unstable();
         Ok(delta)
@@ -343,13 +370,19 @@ mod tests {
         }
         assert_eq!(r.release_unused(|id| id == 1 || id == 3), vec![2, 4]);
         assert_eq!((r.len(), r.name(2), r.name(3)), (2, None, Some("c")));
+        // Quarantined ids are not given out.
+        assert_eq!(r.id_of("x").unwrap(), 5);
+        assert_eq!(r.reuse_quarantined(), vec![2, 4]);
+        assert!(r.reuse_quarantined().is_empty());
         // Released ids are not released twice; a new name takes the lowest.
         assert!(r.release_unused(|_| true).is_empty());
-        assert!(r.release_unused(|id| id != 1) == vec![1]);
+        assert!(r.release_unused(|id| id != 1 && id != 5) == vec![1, 5]);
+        r.reuse_quarantined();
         assert_eq!(r.id_of("e").unwrap(), 1);
         assert_eq!(r.id_of("b").unwrap(), 2, "a name that comes back is a new function");
         assert_eq!(r.id_of("f").unwrap(), 4);
         assert_eq!(r.id_of("g").unwrap(), 5);
+        assert_eq!(r.id_of("h").unwrap(), 6);
         assert_eq!(r.id_of("c").unwrap(), 3);
     }
 
@@ -418,6 +451,35 @@ mod tests {
         std::fs::remove_dir(root.join("faas/io")).unwrap();
         let d3 = tagger.scan(&mut reg).unwrap();
         assert_eq!(d3.removed, vec![gone]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_full_registry_skips_new_functions_and_keeps_tagging_the_rest() {
+        let root = std::env::temp_dir().join(format!("alps-tag-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for d in ["faas/f1", "faas/old", "faas/new"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let mut reg = FuncRegistry::new();
+        for i in 1..MAX_FUNCS {
+            reg.id_of(&format!("f{i}")).unwrap();
+        }
+        let mut tagger = CgroupTagger::new(&root, FuncPattern::new(DEFAULT_CGROUP_PATTERN).unwrap()).unwrap();
+        let ino = |p: &str| std::fs::metadata(root.join(p)).unwrap().ino();
+        let d = tagger.scan(&mut reg).unwrap();
+        assert_eq!(d.added, vec![(ino("faas/f1"), 1)]);
+        assert_eq!(tagger.func_of(ino("faas/new")), None);
+        // Removals still go through, and a released id tags the newcomer.
+        let gone = ino("faas/f1");
+        std::fs::remove_dir(root.join("faas/f1")).unwrap();
+        assert_eq!(tagger.scan(&mut reg).unwrap().removed, vec![gone]);
+        assert_eq!(reg.release_unused(|id| id > 2), vec![1, 2]);
+        assert!(tagger.scan(&mut reg).unwrap().is_empty(), "not while quarantined");
+        reg.reuse_quarantined();
+        let d = tagger.scan(&mut reg).unwrap();
+        assert_eq!(d.added.len(), 2, "{d:?}");
+        assert!(tagger.func_of(ino("faas/new")).is_some() && tagger.func_of(ino("faas/old")).is_some());
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -81,7 +81,10 @@ where
                     .iter()
                     .filter(|r| r.arm == a.arm)
                     .flat_map(|r| r.results.iter())
-                    .filter(|r| r.ok && &r.class == class)
+                    .filter(|r| {
+                        let pooled = class == crate::report::OTHERS_CLASS && r.class != crate::workload::SPLIT_CLASS;
+                        r.ok && (&r.class == class || pooled)
+                    })
                     .map(|r| r.fct_ms.max(0.01))
                     .collect();
                 (a.arm.clone(), cdf(&v, 400))

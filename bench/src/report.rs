@@ -309,11 +309,11 @@ fn class_stats(class: &str, rows: &[(&usize, &InvocationResult)]) -> ClassStats 
     }
 }
 
-/// Sort key for class labels: numbers numerically, then names.
 /// Pseudo-class of a split scenario's report: every invocation but the
 /// burst splitters' (`workload::SPLIT_CLASS`).
 pub const OTHERS_CLASS: &str = "others";
 
+/// Sort key for class labels: numbers numerically, then names.
 fn class_key(c: &str) -> (u64, String) {
     (c.parse::<u64>().unwrap_or(u64::MAX), c.to_string())
 }

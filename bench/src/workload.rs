@@ -159,7 +159,7 @@ pub enum Scenario {
     /// The isolation test: `cpu`, plus two invocations of the shortest
     /// function (by mean CPU) arriving together at a quarter of the span,
     /// each [`SPLIT_CPU_NS`] of CPU (work-scaled) cut into bursts of
-    /// [`SPLIT_BURST_FRAC`] of that function's mean CPU with
+    /// [`SPLIT_BURST_FRAC`] of that function's mean CPU (at least 1 ms) with
     /// [`SPLIT_SLEEP_NS`] sleeps between them: a function learned short that
     /// stays just under its expectation per burst. Reported as class "split".
     Split,
@@ -501,7 +501,8 @@ fn add_splitters(invs: &mut Vec<Invocation>, ws: f64) -> Result<()> {
         bail!("scenario split needs at least one invocation");
     };
     let span = invs.iter().map(|i| i.arrival_ns).max().unwrap_or(0);
-    let burst = (mean * SPLIT_BURST_FRAC).max(1.0) as u64;
+    // At least 1 ms: below it the 50 us sleeps would be most of the time.
+    let burst = (mean * SPLIT_BURST_FRAC).max(1e6) as u64;
     let total = (SPLIT_CPU_NS * ws).max(1.0) as u64;
     let mut phases = Vec::new();
     let mut left = total;
@@ -687,7 +688,7 @@ mod tests {
         let split: Vec<&Invocation> = p.invocations.iter().filter(|i| i.class == SPLIT_CLASS).collect();
         assert_eq!(split.len(), 2);
         let short = p.invocations.iter().find(|i| i.class == "1").unwrap();
-        let burst = (short.cpu_ns() as f64 * SPLIT_BURST_FRAC) as u64;
+        let burst = (short.cpu_ns() as f64 * SPLIT_BURST_FRAC).max(1e6) as u64;
         for s in &split {
             assert_eq!(s.func, short.func);
             assert_eq!(s.arrival_ns, 100 * MS as u64);

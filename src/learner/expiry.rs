@@ -41,14 +41,19 @@ impl Clock {
 impl Learner {
     /// Notes a record of `func_id` at `at_ns` (CLOCK_MONOTONIC).
     pub(super) fn seen(&mut self, func_id: u32, at_ns: u64) {
+        self.seen_at(func_id, at_ns.min(i64::MAX as u64) as i64);
+    }
+
+    /// [`Self::seen`] on the signed clock (negative: before boot).
+    pub(super) fn seen_at(&mut self, func_id: u32, at_ns: i64) {
         let e = self.last_seen.entry(func_id).or_insert(at_ns);
         *e = (*e).max(at_ns);
     }
 
-    /// When the latest record of `func_id` was taken, CLOCK_MONOTONIC ns;
-    /// None for a function the learner does not know (never seen, or
-    /// forgotten).
-    pub fn last_seen_ns(&self, func_id: u32) -> Option<u64> {
+    /// When the latest record of `func_id` was taken, CLOCK_MONOTONIC ns
+    /// (negative for a function restored from before the last boot); None
+    /// for a function the learner does not know (never seen, or forgotten).
+    pub fn last_seen_ns(&self, func_id: u32) -> Option<i64> {
         self.last_seen.get(&func_id).copied()
     }
 
@@ -68,7 +73,7 @@ impl Learner {
         let gone: Vec<u32> = self
             .last_seen
             .iter()
-            .filter(|&(_, &t)| now_ns.saturating_sub(t) > ttl_ns)
+            .filter(|&(_, &t)| i128::from(now_ns) - i128::from(t) > i128::from(ttl_ns))
             .map(|(&f, _)| f)
             .collect();
         for &f in &gone {
@@ -107,16 +112,18 @@ mod tests {
         let mut l = learner();
         l.observe(cpu_inv(1, 0, 10));
         l.observe(cpu_inv(2, 50_000, 20));
-        l.observe_progress(1, 7, 60_000_000_000, 5_000_000);
+        // A progress record of an invocation started at 0, received at 60 s.
+        l.observe_progress(1, 7, 0, 5_000_000, 60 * S);
         let ends = (l.last_seen_ns(1).unwrap(), l.last_seen_ns(2).unwrap());
-        assert_eq!(ends.0, 60 * S + 5_000_000, "a progress record counts as seen");
-        assert_eq!(ends.1, 50 * S + 20_000_000);
+        assert_eq!(ends.0, 60 * S as i64, "a progress record is dated when it arrives");
+        assert_eq!(ends.1, (50 * S + 20_000_000) as i64);
         // Nothing is old enough yet; a ttl of 0 never forgets.
         assert!(l.forget_unseen(61 * S, 100 * S).is_empty());
         assert!(l.forget_unseen(u64::MAX, 0).is_empty());
         // At 155 s function 2 is 105 s old, function 1 95 s.
         assert_eq!(l.forget_unseen(155 * S, 100 * S), vec![2]);
         assert!(l.knows(1) && !l.knows(2));
+        assert_eq!(l.window().len(), 1);
         assert!(l.window().iter().all(|i| i.func_id == 1));
         assert_eq!(l.nr_functions(), 1);
         let table = l.update(50.0);
@@ -141,7 +148,7 @@ mod tests {
         assert_eq!(st.age_s["f2"], 9);
         // Restored 50 s later (after a reboot: a new monotonic clock) with
         // a ttl of 100 s: f1 is 149 s old and stays forgotten; f2 is 59 s
-        // old and keeps its age.
+        // old and keeps its age, from before the clock started.
         let later = Clock {
             mono_ns: 3 * S,
             unix_s: 1_000_050,
@@ -160,18 +167,32 @@ mod tests {
         .unwrap();
         assert_eq!(named, ["f2"], "a stale function takes no id");
         assert!(r.knows(7) && r.nr_functions() == 1);
-        assert_eq!(r.last_seen_ns(7), Some(0), "59 s before a clock at 3 s saturates at 0");
+        assert_eq!(r.last_seen_ns(7), Some(3 * S as i64 - 59 * S as i64));
+        assert_eq!(r.window().len(), 1);
         assert!(r.window().iter().all(|i| i.func_id == 7));
+        // It is forgotten when its 100 s are over: 41 s after the restore.
+        assert!(r.forget_unseen(43 * S, 100 * S).is_empty());
+        assert_eq!(r.forget_unseen(45 * S, 100 * S), vec![7]);
+        // Saved again after the reboot, it keeps its true age.
+        let mut r2 = learner();
+        r2.restore(&st, |_| Ok(7), later, 100 * S).unwrap();
+        let again = r2.snapshot(
+            |_| Some("f2".into()),
+            Clock {
+                mono_ns: 3 * S,
+                unix_s: 1_000_050,
+            },
+        );
+        assert_eq!(again.age_s["f2"], 59);
         // A ttl of 0 restores everything.
         let mut all = learner();
         all.restore(&st, |n| Ok(if n == "f1" { 1 } else { 2 }), later, 0)
             .unwrap();
         assert_eq!(all.nr_functions(), 2);
-        // A state without ages is of the old format and refused.
-        let old = LearnerState {
-            version: 1,
-            ..st.clone()
-        };
-        assert!(learner().restore(&old, |_| Ok(1), later, 0).is_err());
+        // A version-1 file (no ages) parses and is refused by its version.
+        let v1 = r#"{"version":1,"window":[],"history":{"f1":[]},"sizes":{}}"#;
+        let old: LearnerState = serde_json::from_str(v1).unwrap();
+        let err = learner().restore(&old, |_| Ok(1), later, 0).unwrap_err();
+        assert!(format!("{err:#}").contains("version 1"), "{err:#}");
     }
 }

@@ -76,8 +76,10 @@ pub struct Learner {
     /// alps-io: invocations still running, by (start time ns, pid):
     /// (function, CPU attained at their last progress record, ns).
     running: BTreeMap<(u64, u32), (u32, u64)>,
-    /// Per function: CLOCK_MONOTONIC ns of its latest record ([`expiry`]).
-    last_seen: BTreeMap<u32, u64>,
+    /// Per function: CLOCK_MONOTONIC ns of its latest record ([`expiry`]);
+    /// signed, since a function restored after a reboot was last seen
+    /// before the clock started.
+    last_seen: BTreeMap<u32, i64>,
 }
 
 /// Running invocations the learner tracks per function at most (the
@@ -117,10 +119,12 @@ pub struct LearnerState {
     /// Per-function size distributions (decayed histograms).
     #[serde(default)]
     pub sizes: BTreeMap<String, SizeHistogram>,
-    /// When the state was written, s since the Unix epoch.
+    /// When the state was written, s since the Unix epoch (0 in version 1).
+    #[serde(default)]
     pub saved_unix_s: u64,
     /// Per function: how old its latest record was when the state was
-    /// written, s ([`expiry`]).
+    /// written, s ([`expiry`]; empty in version 1).
+    #[serde(default)]
     pub age_s: BTreeMap<String, u64>,
 }
 
@@ -181,18 +185,17 @@ impl Learner {
 
     /// Records that the invocation of `func_id` by task `pid`, started at
     /// `start_ns`, is still running after `attained_ns` of CPU (a progress
-    /// record). Its exit record ([`Self::observe`]) replaces it. Only
+    /// record, received at `now_ns`; CLOCK_MONOTONIC). Its exit record ([`Self::observe`]) replaces it. Only
     /// alps-io uses it; ALPS, as published, learns from completions.
     ///
     /// Past [`MAX_RUNNING_PER_FUNC`] for a function, the one with the least
     /// CPU is forgotten: under overload the longest-running invocations
     /// are the evidence that completions lack.
-    pub fn observe_progress(&mut self, func_id: u32, pid: u32, start_ns: u64, attained_ns: u64) {
+    pub fn observe_progress(&mut self, func_id: u32, pid: u32, start_ns: u64, attained_ns: u64, now_ns: u64) {
         if func_id == 0 || self.cfg.kind != PolicyKind::AlpsIo {
             return;
         }
-        // The record was taken after the invocation attained its CPU.
-        self.seen(func_id, start_ns.saturating_add(attained_ns));
+        self.seen(func_id, now_ns);
         let e = self.running.entry((start_ns, pid)).or_insert((func_id, 0));
         *e = (func_id, e.1.max(attained_ns));
         let mut n = 0;
@@ -306,7 +309,9 @@ impl Learner {
             age_s: self
                 .last_seen
                 .iter()
-                .filter_map(|(&f, &t)| name(f).map(|n| (n, now.mono_ns.saturating_sub(t) / 1_000_000_000)))
+                .filter_map(|(&f, &t)| {
+                    name(f).map(|n| (n, (now.mono_ns as i64).saturating_sub(t).max(0) as u64 / 1_000_000_000))
+                })
                 .collect(),
             version: LearnerState::VERSION,
             window: self
@@ -367,7 +372,7 @@ impl Learner {
             {
                 let f = id(n)?;
                 ids.insert(n.as_str(), f);
-                self.seen(f, now.mono_ns.saturating_sub(age));
+                self.seen_at(f, (now.mono_ns as i64).saturating_sub(age.min(i64::MAX as u64) as i64));
             }
         }
         let cap = self.cfg.history.max(1);
@@ -571,10 +576,10 @@ mod tests {
         assert_eq!(f1(&before), 10 * 1_000_000);
         // Overload: invocations of 1 s run and have not completed.
         for k in 0..5 {
-            l.observe_progress(1, 7, 1_000 + k, 400 * 1_000_000);
+            l.observe_progress(1, 7, 1_000 + k, 400 * 1_000_000, 0);
         }
         // Two tasks started in the same ns are two invocations.
-        l.observe_progress(1, 8, 1_000, 400 * 1_000_000);
+        l.observe_progress(1, 8, 1_000, 400 * 1_000_000, 0);
         assert_eq!(l.nr_running(), 6);
         let during = l.update(50.0);
         assert_eq!(f1(&during), 800 * 1_000_000, "{during:?}");
@@ -596,11 +601,11 @@ mod tests {
         assert_eq!(f1(&l.update(50.0)), 1000 * 1_000_000);
         // Bounded per function, forgetting the least CPU first; ignored for
         // ALPS and for unknown work.
-        l.observe_progress(2, 1, 4_000, 900 * 1_000_000);
+        l.observe_progress(2, 1, 4_000, 900 * 1_000_000, 0);
         for k in 0..(MAX_RUNNING_PER_FUNC as u64 + 10) {
-            l.observe_progress(2, 1, 5_000 + k, (3 + k) * 1_000_000);
+            l.observe_progress(2, 1, 5_000 + k, (3 + k) * 1_000_000, 0);
         }
-        l.observe_progress(0, 1, 1, 3 * 1_000_000);
+        l.observe_progress(0, 1, 1, 3 * 1_000_000, 0);
         assert_eq!(l.nr_running(), MAX_RUNNING_PER_FUNC);
         assert_eq!(f1(&l.update(50.0)), 1000 * 1_000_000);
         let f2 = l.update(50.0).iter().find(|f| f.func_id == 2).map(|f| f.size_max_ns);
@@ -610,7 +615,7 @@ mod tests {
         let f2 = t.iter().find(|f| f.func_id == 2).unwrap().size_max_ns;
         assert_eq!(f2, 1800 * 1_000_000, "the 900 ms one is kept: {t:?}");
         let mut a = Learner::new(LearnerConfig::default());
-        a.observe_progress(1, 1, 1, 3 * 1_000_000);
+        a.observe_progress(1, 1, 1, 3 * 1_000_000, 0);
         assert_eq!(a.nr_running(), 0);
     }
 }

@@ -187,7 +187,7 @@ fn churn(a: &VmTestArgs) -> Result<usize> {
     for c in &copies {
         std::fs::copy(&state, c).with_context(|| format!("cannot copy {}", state.display()))?;
     }
-    let saved = state_functions(&state);
+    let saved = state_functions(&copies[1]);
     std::thread::sleep(Duration::from_secs(vmcheck::CHURN_TTL_S + 2));
     let ejected = sc.check_active().err().map(|e| format!("{e:#}"));
     // The run prints no statistics (a --stats dump would be a second

@@ -279,7 +279,7 @@ impl Model for Alps {
             if lvl > 0 {
                 self.reported[t] = lvl;
                 self.learner
-                    .observe_progress(task.func, t as u32 + 1, task.arrival, task.cpu);
+                    .observe_progress(task.func, t as u32 + 1, task.arrival, task.cpu, w.now);
                 w.stats.progress += 1;
             }
         }
