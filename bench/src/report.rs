@@ -711,6 +711,19 @@ mod tests {
         }
     }
 
+    /// Repetition 0 of `arm` with `results`, nothing else recorded.
+    fn run_of(arm: &str, results: Vec<InvocationResult>) -> ArmRun {
+        ArmRun {
+            arm: arm.into(),
+            rep: 0,
+            results,
+            ops: None,
+            sched_stats: None,
+            host_steal_pct: None,
+            reruns: 0,
+        }
+    }
+
     /// Exact percentile `q` (0..=1) of `sorted` values by the nearest-rank
     /// rule: the oracle for [`hdr_percentile`].
     fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -799,18 +812,15 @@ mod tests {
 
     #[test]
     fn split_runs_report_everyone_but_the_splitters() {
-        let run = |arm: &str, split_fct: f64| ArmRun {
-            arm: arm.into(),
-            rep: 0,
-            results: vec![
-                res(0, "1", Kind::Cpu, 100.0, 100.0),
-                res(1, "2", Kind::Cpu, 300.0, 400.0),
-                res(2, SPLIT_CLASS, Kind::Cpu, split_fct, 5000.0),
-            ],
-            ops: None,
-            sched_stats: None,
-            host_steal_pct: None,
-            reruns: 0,
+        let run = |arm: &str, split_fct: f64| {
+            run_of(
+                arm,
+                vec![
+                    res(0, "1", Kind::Cpu, 100.0, 100.0),
+                    res(1, "2", Kind::Cpu, 300.0, 400.0),
+                    res(2, SPLIT_CLASS, Kind::Cpu, split_fct, 5000.0),
+                ],
+            )
         };
         let meta = RunMeta {
             baseline: "eevdf".into(),
@@ -842,18 +852,13 @@ mod tests {
 
     #[test]
     fn outputs_round_trip() {
-        let run = ArmRun {
-            arm: "eevdf".into(),
-            rep: 0,
-            results: vec![
+        let run = run_of(
+            "eevdf",
+            vec![
                 res(0, "1", Kind::Io, 100.0, 100.0),
                 res(1, "2", Kind::Cpu, 200.0, 300.0),
             ],
-            ops: None,
-            sched_stats: None,
-            host_steal_pct: None,
-            reruns: 0,
-        };
+        );
         let meta = RunMeta {
             baseline: "eevdf".into(),
             scenario: "mixed".into(),
