@@ -37,9 +37,9 @@ impl Knowledge {
     /// Reads `path` into the learner. A missing file is a first start; an
     /// unreadable or malformed one is reported and ignored (it is rewritten
     /// at the next learning interval): losing learned state must not keep
-    /// the host from being scheduled. Functions older than `ttl_s` stay
+    /// the host from being scheduled. Functions older than `ttl_ns` stay
     /// forgotten.
-    pub fn restore(&mut self, path: &std::path::Path, ttl_s: u64) {
+    pub fn restore(&mut self, path: &std::path::Path, ttl_ns: u64) {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -60,14 +60,7 @@ impl Knowledge {
         let mut registry = FuncRegistry::new();
         let r = serde_json::from_str::<LearnerState>(&text)
             .map_err(anyhow::Error::from)
-            .and_then(|st| {
-                learner.restore(
-                    &st,
-                    |n| registry.id_of(n),
-                    Clock::now(),
-                    ttl_s.saturating_mul(1_000_000_000),
-                )
-            });
+            .and_then(|st| learner.restore(&st, |n| registry.id_of(n), Clock::now(), ttl_ns));
         if r.is_ok() {
             self.learner = learner;
             self.registry = registry;

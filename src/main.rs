@@ -338,10 +338,11 @@ impl<'a> Scheduler<'a> {
     /// previous update available (cleared again: a task that still carried
     /// one may have set its prior evidence since).
     fn expire(&mut self) -> Result<()> {
-        let ttl_ns = self.opts.func_ttl_s.saturating_mul(1_000_000_000);
         let known = &mut *self.known;
         let reusable = known.registry.reuse_quarantined();
-        let forgotten = known.learner.forget_unseen(Clock::now().mono_ns, ttl_ns);
+        let forgotten = known
+            .learner
+            .forget_unseen(Clock::now().mono_ns, self.settings.func_ttl_ns);
         let mut retag = false;
         let skel = &self.skel;
         self.comms.retain(|key, id| {
@@ -655,7 +656,7 @@ fn run_scheduler(opts: &Opts, mut settings: Settings, shutdown: Arc<AtomicBool>)
 
     let mut known = Knowledge::new(&settings);
     if let Some(path) = &opts.state_file {
-        known.restore(path, opts.func_ttl_s);
+        known.restore(path, settings.func_ttl_ns);
     }
     let mut restarts: Vec<Instant> = Vec::new();
     let mut open_object = MaybeUninit::uninit();

@@ -232,6 +232,8 @@ pub struct Settings {
     pub learn_interval_ms: u64,
     /// Cgroup scan interval, ms.
     pub tag_interval_ms: u64,
+    /// Functions unseen this long are forgotten, ns (0: never).
+    pub func_ttl_ns: u64,
 }
 
 fn check_interval(name: &str, v: Option<f64>) -> Result<()> {
@@ -397,6 +399,7 @@ impl Opts {
             pattern_src,
             learn_interval_ms: self.learn_interval_ms,
             tag_interval_ms: self.tag_interval_ms,
+            func_ttl_ns: self.func_ttl_s.saturating_mul(1000 * MS),
         })
     }
 }

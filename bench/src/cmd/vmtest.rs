@@ -99,11 +99,7 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
         // One more learner update and statistics line after the last exit.
         std::thread::sleep(Duration::from_millis(2500));
         let ejected = sc.check_active().err().map(|e| format!("{e:#}"));
-        let stats = match sc.stop_report() {
-            Ok((_, true)) => Err("scx_alps ignored SIGINT for 20 s and was killed".into()),
-            Ok((m, false)) => Ok(m),
-            Err(e) => Err(format!("{e:#}")),
-        };
+        let stats = stop(sc);
         // Logged at attach; read once the log is complete (the kernel may
         // report the attach before the loader's line is written).
         let insns = verified_insns(&log);
@@ -126,6 +122,16 @@ fn sched(a: &VmTestArgs) -> Result<usize> {
     Ok(failed)
 }
 
+/// Stops `sc`: the statistics it printed last, or why stopping failed
+/// (SIGINT ignored, a non-zero exit on it, sched_ext not back to disabled).
+fn stop(sc: RunningSched) -> Result<Option<scx_alps::metrics::Metrics>, String> {
+    match sc.stop_report() {
+        Ok((_, true)) => Err("scx_alps ignored SIGINT for 20 s and was killed".into()),
+        Ok((m, false)) => Ok(m),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
 /// Functions in the state file at `path` (0 when it cannot be read).
 fn state_functions(path: &Path) -> usize {
     std::fs::read(path)
@@ -146,7 +152,7 @@ fn restored(scx_alps: &Path, state: &Path, ttl: u64, log: &Path) -> Result<usize
     ]
     .into();
     let sc = RunningSched::start(&cmd, Some("alps"), log, Duration::from_secs(60)).map_err(|e| format!("{e:#}"))?;
-    sc.stop_report().map_err(|e| format!("{e:#}"))?;
+    stop(sc)?;
     let text = std::fs::read_to_string(log).map_err(|e| e.to_string())?;
     vmcheck::restored_functions(&text).ok_or_else(|| format!("no \"state file\" line in {}", log.display()))
 }
@@ -193,11 +199,7 @@ fn churn(a: &VmTestArgs) -> Result<usize> {
     // The run prints no statistics (a --stats dump would be a second
     // reader): one --monitor snapshot, as the benchmark takes.
     let snapshot = runner::monitor_once(&scx_alps);
-    let stats = match sc.stop_report() {
-        Ok((_, true)) => Err("scx_alps ignored SIGINT for 20 s and was killed".into()),
-        Ok((_, false)) => Ok(snapshot),
-        Err(e) => Err(format!("{e:#}")),
-    };
+    let stats = stop(sc).map(|_| snapshot);
     let r = vmcheck::ChurnRun {
         replay,
         saved,

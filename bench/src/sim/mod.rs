@@ -142,7 +142,7 @@ impl AlpsModel {
             starvation_ns: s.starvation_ns,
             learn_interval_ns: s.learn_interval_ms * MS,
             wakeup_preemption: !opts.no_wakeup_preemption,
-            func_ttl_ns: opts.func_ttl_s.saturating_mul(1000 * MS),
+            func_ttl_ns: s.func_ttl_ns,
         })
     }
 }
