@@ -27,8 +27,11 @@
  *   are served before every level for one tick, and a CPU is preempted.
  * - the loader's own threads run from the guard DSQ: the learner must not be
  *   starved by the load it learns from.
- * - accounting: CPU, runnable wait, blocked time and switch counts per task;
- *   at exit one invocation record goes to user space over a ring buffer.
+ * - accounting: CPU, runnable wait, blocked time and switch counts per
+ *   invocation; one invocation record per invocation goes to user space over
+ *   a ring buffer. An invocation is a task's lifetime, or, on a thread the
+ *   function runtime hints (uprobes on alps_invocation_begin/_end), the span
+ *   between its begin and end hints: warm workers serve many requests.
  *
  * Every decision is a pure function of include/policy.h, shared with the
  * host build so that unit tests and the simulator run the same code.
@@ -110,10 +113,13 @@ struct task_ctx {
 	u64 blocked_ns;
 	u64 nvcsw;
 	u64 nivcsw;
-	bool guarded;	/* moved to the guard DSQ: not preemptible this stint */
-	bool in_levels; /* inserted into the levels' DSQ since its last stint */
-	bool sync_wake; /* the pending wake-up is synchronous (SCX_WAKE_SYNC) */
-	bool reported;	/* invocation record already sent */
+	bool guarded;		       /* moved to the guard DSQ: not preemptible this stint */
+	bool in_levels;		       /* inserted into the levels' DSQ since its last stint */
+	bool sync_wake;		       /* the pending wake-up is synchronous (SCX_WAKE_SYNC) */
+	bool reported;		       /* invocation record already sent */
+	bool hinted;		       /* has called alps_invocation_begin(): no lifetime record */
+	bool in_hint;		       /* inside a hinted invocation: func_id is the hint's */
+	char hint_name[ALPS_COMM_LEN]; /* function named by the open hint */
 };
 
 struct {
@@ -138,6 +144,18 @@ struct {
 	__type(key, char[ALPS_COMM_LEN]);
 	__type(value, u32);
 } comm_func SEC(".maps");
+
+/*
+ * Function name given to alps_invocation_begin() (NUL-padded, truncated to 15
+ * bytes) -> func_id, written by user space when a hinted record names a new
+ * function.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ALPS_MAX_FUNCS);
+	__type(key, char[ALPS_COMM_LEN]);
+	__type(value, u32);
+} hint_func SEC(".maps");
 
 /* func_id -> learned policy, written by user space every learning interval. */
 struct {
@@ -229,7 +247,8 @@ static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
 	u64 gen = tag_gen;
 	u32 *func;
 
-	if (p->flags & PF_KTHREAD)
+	/* Kthreads have no function; a hinted invocation keeps the hint's. */
+	if ((p->flags & PF_KTHREAD) || tctx->in_hint)
 		return;
 
 	if (tag_mode == ALPS_TAG_COMM) {
@@ -799,8 +818,58 @@ static struct alps_inv_rec *reserve_rec(struct task_struct *p, const struct task
 	rec->tgid = p->tgid;
 	rec->level = tctx->level;
 	rec->cgid = tctx->cgid;
-	rec->start_ns = p->start_time;
+	rec->source = tctx->in_hint ? ALPS_SRC_HINT : ALPS_SRC_TASK;
+	rec->start_ns = tctx->inv_start;
 	return rec;
+}
+
+/*
+ * The record of @tctx's invocation, finished at @now: its CPU, waits,
+ * sleeps and switches, named by the hint's function name for a hinted one
+ * and by the task's comm otherwise (the loader may name a function the BPF
+ * side could not tag from it).
+ */
+static void send_record(struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	struct alps_stats *st = lookup_stats();
+	struct alps_inv_rec *rec;
+
+	tctx->reported = true;
+	rec = reserve_rec(p, tctx, st);
+	if (!rec)
+		return;
+	rec->end_ns = now;
+	rec->cpu_ns = tctx->cpu_ns + stint_ns(tctx, now);
+	rec->wait_ns = tctx->wait_ns;
+	rec->blocked_ns = tctx->blocked_ns;
+	rec->nvcsw = tctx->nvcsw;
+	rec->nivcsw = tctx->nivcsw;
+	if (tctx->in_hint)
+		__builtin_memcpy(rec->comm, tctx->hint_name, sizeof(rec->comm));
+	else if (bpf_probe_read_kernel(rec->comm, sizeof(rec->comm), p->comm))
+		__builtin_memcpy(rec->comm, tctx->comm, sizeof(rec->comm));
+	bpf_ringbuf_submit(rec, 0);
+	if (st)
+		st->nr_records++;
+}
+
+/*
+ * A new invocation starts on @tctx's task at @now (a hint): its counters
+ * restart, and CPU before @now belongs to what came before.
+ */
+static void start_invocation(struct task_ctx *tctx, u64 now)
+{
+	tctx->inv_start = now;
+	tctx->cpu_ns = 0;
+	tctx->burst_ns = 0;
+	tctx->wait_ns = 0;
+	tctx->blocked_ns = 0;
+	tctx->nvcsw = 0;
+	tctx->nivcsw = 0;
+	tctx->progress_level = 0;
+	tctx->reported = false;
+	if (tctx->running_at)
+		tctx->running_at = now;
 }
 
 /*
@@ -907,40 +976,95 @@ void BPF_STRUCT_OPS(alps_exit_task, struct task_struct *p, struct scx_exit_task_
 }
 
 /* ---------------------------------------------------------------------------
- * Invocation records: one per task, sent when it exits.
+ * Invocation records: one per task when it exits, or one per hinted request.
  */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(alps_task_exit, struct task_struct *p)
 {
-	struct alps_stats *st = lookup_stats();
-	struct alps_inv_rec *rec;
 	struct task_ctx *tctx;
-	u64 now = bpf_ktime_get_ns();
 
 	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, 0);
 	if (!tctx || tctx->reported)
 		return 0;
-	tctx->reported = true;
-	refresh_func(p, tctx);
-
-	rec = reserve_rec(p, tctx, st);
-	if (!rec)
-		return 0;
-	rec->end_ns = now;
 	/*
-	 * The invocation's CPU even for a task the BPF side could not tag: the
-	 * loader may still name its function from the record (--func-id comm).
+	 * A hinted worker's lifetime is no invocation: only a request still
+	 * open at its exit is recorded (cut short where it stood).
 	 */
-	rec->cpu_ns = tctx->cpu_ns + stint_ns(tctx, now);
-	rec->wait_ns = tctx->wait_ns;
-	rec->blocked_ns = tctx->blocked_ns;
-	rec->nvcsw = tctx->nvcsw;
-	rec->nivcsw = tctx->nivcsw;
-	if (bpf_probe_read_kernel(rec->comm, sizeof(rec->comm), p->comm))
-		__builtin_memcpy(rec->comm, tctx->comm, sizeof(rec->comm));
-	bpf_ringbuf_submit(rec, 0);
+	if (tctx->hinted && !tctx->in_hint)
+		return 0;
+	refresh_func(p, tctx);
+	send_record(p, tctx, bpf_ktime_get_ns());
+	return 0;
+}
+
+/*
+ * alps_invocation_begin(function) in a function runtime (include/alps_hint.h):
+ * the calling thread starts serving one request of @name. An invocation
+ * still open is closed first (its end hint was lost).
+ */
+SEC("uprobe")
+int BPF_UPROBE(alps_hint_begin, const char *name)
+{
+	struct task_struct *p = bpf_get_current_task_btf();
+	char key[ALPS_COMM_LEN] = {};
+	struct alps_stats *st;
+	struct task_ctx *tctx;
+	u64 now;
+	u32 *func;
+
+	tctx = lookup_task_ctx(p);
+	if (!tctx)
+		return 0;
+	now = bpf_ktime_get_ns();
+	st = lookup_stats();
 	if (st)
-		st->nr_records++;
+		st->nr_hint_begins++;
+	if (tctx->in_hint) {
+		send_record(p, tctx, now);
+		if (st)
+			st->nr_hint_unpaired++;
+	}
+	/* An unreadable name leaves the key empty: the request is host work. */
+	bpf_probe_read_user_str(key, sizeof(key), name);
+	func = key[0] ? bpf_map_lookup_elem(&hint_func, key) : NULL;
+	start_invocation(tctx, now);
+	__builtin_memcpy(tctx->hint_name, key, sizeof(key));
+	tctx->func_id = func ? *func : ALPS_FUNC_UNKNOWN;
+	tctx->hinted = true;
+	tctx->in_hint = true;
+	return 0;
+}
+
+/*
+ * alps_invocation_end(): the request the thread serves is done. Its record
+ * goes out and what the thread does until its next begin hint counts as a
+ * new stretch of its cgroup's (or comm's) function.
+ */
+SEC("uprobe")
+int BPF_UPROBE(alps_hint_end)
+{
+	struct task_struct *p = bpf_get_current_task_btf();
+	struct alps_stats *st;
+	struct task_ctx *tctx;
+	u64 now;
+
+	tctx = lookup_task_ctx(p);
+	if (!tctx)
+		return 0;
+	st = lookup_stats();
+	if (!tctx->in_hint) {
+		if (st)
+			st->nr_hint_unpaired++;
+		return 0;
+	}
+	now = bpf_ktime_get_ns();
+	send_record(p, tctx, now);
+	if (st)
+		st->nr_hint_ends++;
+	tctx->in_hint = false;
+	start_invocation(tctx, now);
+	tctx->tag_gen = (u64)-1;
+	refresh_func(p, tctx);
 	return 0;
 }
 

@@ -76,6 +76,20 @@ enum alps_policy_flags {
 	ALPS_POL_IO_BOUND = 1,
 };
 
+/*
+ * Where an invocation's boundaries came from (alps_inv_rec.source).
+ */
+enum alps_inv_source {
+	/* One task's lifetime: fork to exit (platforms that fork per request). */
+	ALPS_SRC_TASK = 0,
+	/*
+	 * The function runtime's hints: alps_invocation_begin() to
+	 * alps_invocation_end() on one thread (include/alps_hint.h, --hint-binary).
+	 */
+	ALPS_SRC_HINT = 1,
+	ALPS_NR_SOURCES = 2,
+};
+
 /* How tasks are mapped to functions (--func-id). */
 enum alps_tag_mode {
 	ALPS_TAG_CGROUP = 0,
@@ -83,8 +97,10 @@ enum alps_tag_mode {
 };
 
 /*
- * One finished invocation: the lifetime of one task, sent to user space over
- * the `events` ring buffer when the task exits. Times are in ns (CLOCK_MONOTONIC).
+ * One finished invocation, sent to user space over the `events` ring buffer:
+ * the lifetime of one task when it exits (ALPS_SRC_TASK), or one hinted
+ * request of a long-lived worker when it ends (ALPS_SRC_HINT; comm is then the
+ * function name the runtime gave). Times are in ns (CLOCK_MONOTONIC).
  * A record with end_ns 0 is a progress record of an invocation still running
  * (ALPS_PROGRESS_MIN_NS): func_id, pid, tgid, level, cgid, start_ns and
  * cpu_ns (attained so far) are set, the rest is 0.
@@ -93,10 +109,12 @@ struct alps_inv_rec {
 	u32 func_id; /* function at exit time, ALPS_FUNC_UNKNOWN if none */
 	u32 pid;
 	u32 tgid;
-	u32 level;	/* last queue level the task was queued at */
+	u32 level;  /* last queue level the task was queued at */
+	u32 source; /* enum alps_inv_source */
+	u32 pad;
 	u64 cgid;	/* cgroup v2 id of the task at exit */
-	u64 start_ns;	/* task creation */
-	u64 end_ns;	/* task exit */
+	u64 start_ns;	/* task creation, or the begin hint */
+	u64 end_ns;	/* task exit, or the end hint */
 	u64 cpu_ns;	/* time on CPU (running -> stopping) */
 	u64 wait_ns;	/* time runnable but not running */
 	u64 blocked_ns; /* time asleep (quiescent with sleep -> runnable with wakeup) */
@@ -148,6 +166,9 @@ struct alps_stats {
 	u64 nr_tick_preempts; /* running tasks cut short at a tick (better rank or guard) */
 	u64 nr_records;	      /* invocation records sent */
 	u64 nr_progress;      /* progress records sent (invocations still running) */
+	u64 nr_hint_begins;   /* alps_invocation_begin() calls seen */
+	u64 nr_hint_ends;     /* alps_invocation_end() calls that closed an invocation */
+	u64 nr_hint_unpaired; /* begins over an open invocation, or ends with none open */
 	u64 nr_rb_drops;      /* invocation records dropped: ring buffer full */
 	u64 nr_task_inits;    /* tasks given a task_ctx (init_task) */
 	u64 nr_task_exits;    /* tasks that left scx_alps (exit_task) */

@@ -3,6 +3,7 @@
 //! invocations and publishes the learned policy into the BPF maps.
 
 mod bpf_skel;
+mod hints;
 mod knowledge;
 mod libbpf_log;
 mod stats;
@@ -63,9 +64,15 @@ struct Scheduler<'a> {
     tagger: Option<CgroupTagger>,
     /// Comm tags written into comm_func: key -> function id.
     comms: HashMap<[u8; 16], u32>,
+    /// Hinted function names written into hint_func: key -> function id.
+    hints: HashMap<[u8; 16], u32>,
+    /// Uprobes on the runtimes' hint symbols (--hint-binary).
+    _hint_links: Vec<libbpf_rs::Link>,
     cpu_util: CpuUtil,
     attached_at: Instant,
     records: u64,
+    /// Invocation records received per source (enum alps_inv_source).
+    records_by_source: [u64; bpf_intf::alps_inv_source_ALPS_NR_SOURCES as usize],
     /// Progress records received (invocations still running).
     progress: u64,
     push_last_ns: u64,
@@ -112,6 +119,12 @@ impl<'a> Scheduler<'a> {
             .set_max_entries(opts.ringbuf_kb * 1024)
             .context("cannot size the invocation ring buffer")
             .map_err(load_err)?;
+        // The hint uprobes load only when asked for: a kernel that refused
+        // them would otherwise refuse the scheduler too.
+        if opts.hint_binary.is_empty() {
+            skel.progs.alps_hint_begin.set_autoload(false);
+            skel.progs.alps_hint_end.set_autoload(false);
+        }
 
         let mut skel = scx_ops_load!(skel, alps_ops, uei).map_err(|e| {
             let why = match libbpf_log::verifier_reason(12) {
@@ -122,6 +135,15 @@ impl<'a> Scheduler<'a> {
                 "{why}check that the kernel is Linux 6.12+ with sched_ext and BTF, and report this with `scx_alps -v` output"
             )))
         })?;
+
+        // Before the scheduler attaches, so a bad --hint-binary leaves the
+        // host on its default scheduler.
+        let hint_links = hints::attach(
+            &skel.progs.alps_hint_begin,
+            &skel.progs.alps_hint_end,
+            &opts.hint_binary,
+        )
+        .map_err(|e| classify(ExitClass::Usage, e))?;
 
         // Tag function cgroups and publish what is known before attaching,
         // so tasks start tagged and, after a restart, trained.
@@ -197,9 +219,12 @@ impl<'a> Scheduler<'a> {
             known,
             tagger,
             comms: HashMap::new(),
+            hints: HashMap::new(),
+            _hint_links: hint_links,
             cpu_util: CpuUtil::new(),
             attached_at: Instant::now(),
             records: 0,
+            records_by_source: Default::default(),
             progress: 0,
             push_last_ns: 0,
         })
@@ -265,8 +290,27 @@ impl<'a> Scheduler<'a> {
                 continue;
             }
             self.records += 1;
+            let source = rec.source as usize;
+            if let Some(n) = self.records_by_source.get_mut(source) {
+                *n += 1;
+            }
             let mut func_id = self.registered(rec.func_id);
-            if func_id == 0 {
+            if func_id == 0 && rec.source == bpf_intf::alps_inv_source_ALPS_SRC_HINT {
+                // A hint names its function: register the name on first sight.
+                let raw: Vec<u8> = rec.comm.iter().map(|&c| c as u8).collect();
+                let name = comm_str(&raw);
+                if !name.is_empty() {
+                    func_id = self.known.registry.id_of(&name)?;
+                    let key = comm_key(&name);
+                    if self.hints.insert(key, func_id) != Some(func_id) {
+                        self.skel
+                            .maps
+                            .hint_func
+                            .update(&key, &func_id.to_ne_bytes(), MapFlags::ANY)
+                            .context("cannot update the hint map")?;
+                    }
+                }
+            } else if func_id == 0 {
                 match self.opts.func_id {
                     FuncIdSource::Cgroup => {
                         func_id = self.tagger.as_ref().and_then(|t| t.func_of(rec.cgid)).unwrap_or(0);
@@ -353,8 +397,16 @@ impl<'a> Scheduler<'a> {
             }
             keep
         });
+        // Begin hints look their name up each time: no retagging needed.
+        self.hints.retain(|key, id| {
+            let keep = !forgotten.contains(id);
+            if !keep {
+                let _ = skel.maps.hint_func.delete(key);
+            }
+            keep
+        });
         let tagged = self.tagger.as_ref().map(|t| t.tagged_ids()).unwrap_or_default();
-        let by_comm: HashSet<u32> = self.comms.values().copied().collect();
+        let by_comm: HashSet<u32> = self.comms.values().chain(self.hints.values()).copied().collect();
         let names: Vec<String> = forgotten
             .iter()
             .map(|&f| known.registry.name(f).unwrap_or("?").to_string())
@@ -454,6 +506,9 @@ impl<'a> Scheduler<'a> {
             sum.nr_throttled += s.nr_throttled;
             sum.nr_tick_preempts += s.nr_tick_preempts;
             sum.nr_records += s.nr_records;
+            sum.nr_hint_begins += s.nr_hint_begins;
+            sum.nr_hint_ends += s.nr_hint_ends;
+            sum.nr_hint_unpaired += s.nr_hint_unpaired;
             sum.nr_rb_drops += s.nr_rb_drops;
             sum.nr_task_inits += s.nr_task_inits;
             sum.nr_task_exits += s.nr_task_exits;
@@ -488,6 +543,10 @@ impl<'a> Scheduler<'a> {
             uptime_s: self.attached_at.elapsed().as_secs_f64(),
             nr_records: self.records,
             nr_progress: self.progress,
+            nr_records_task: self.records_by_source[bpf_intf::alps_inv_source_ALPS_SRC_TASK as usize],
+            nr_records_hint: self.records_by_source[bpf_intf::alps_inv_source_ALPS_SRC_HINT as usize],
+            nr_hint_begins: s.nr_hint_begins,
+            nr_hint_unpaired: s.nr_hint_unpaired,
             invocations_per_s: 0.0,
             nr_rb_drops: s.nr_rb_drops,
             nr_direct: s.nr_direct,

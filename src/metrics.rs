@@ -81,6 +81,14 @@ pub struct Metrics {
     pub nr_records: u64,
     #[stat(desc = "Progress records of invocations still running received since attach (censored sizes for alps-io)")]
     pub nr_progress: u64,
+    #[stat(desc = "Invocation records delimited by a task's lifetime (fork to exit)")]
+    pub nr_records_task: u64,
+    #[stat(desc = "Invocation records delimited by the runtime's begin/end hints (--hint-binary)")]
+    pub nr_records_hint: u64,
+    #[stat(desc = "Begin hints seen (alps_invocation_begin calls)")]
+    pub nr_hint_begins: u64,
+    #[stat(desc = "Begin hints over an open invocation, or end hints with none open (lost hints)")]
+    pub nr_hint_unpaired: u64,
     #[stat(desc = "Invocations finished per second over the last interval")]
     pub invocations_per_s: f64,
     #[stat(desc = "Ring-buffer records (exit or progress) dropped because the ring buffer was full")]

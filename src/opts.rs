@@ -166,6 +166,13 @@ pub struct Opts {
     #[arg(long, value_enum, value_name = "LAYOUT")]
     pub cgroup_layout: Option<CgroupLayout>,
 
+    /// A program or shared library whose threads mark each request they
+    /// serve with alps_invocation_begin/_end (include/alps_hint.h, the
+    /// alps-hint crate): each begin-end span on a thread is one invocation
+    /// of the function the hint names. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub hint_binary: Vec<PathBuf>,
+
     /// Where cgroup v2 is mounted.
     #[arg(long, default_value = "/sys/fs/cgroup")]
     pub cgroup_root: PathBuf,
@@ -354,6 +361,14 @@ impl Opts {
         }
         check_interval("--stats", self.stats)?;
         check_interval("--monitor", self.monitor)?;
+        for bin in &self.hint_binary {
+            if !bin.is_file() {
+                bail!(
+                    "--hint-binary {}: no such file (name the worker program or shared library that calls alps_invocation_begin)",
+                    bin.display()
+                );
+            }
+        }
         if self.cgroup_layout.is_some() && self.func_id != FuncIdSource::Cgroup {
             bail!("--cgroup-layout names cgroup paths: it needs --func-id cgroup");
         }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use alps_bench::exec::Runtime;
 use alps_bench::sim::SimPolicy;
 use alps_bench::trace::Format;
 use alps_bench::workload::Scenario;
@@ -84,6 +85,11 @@ pub enum VmTest {
     /// function is forgotten, its policy cleared and its id recycled; a
     /// state file older than the ttl restores nothing, with no ttl all.
     Churn,
+    /// Invocation hints: the sched plan on warm workers (one per function,
+    /// in instance cgroups), hinted and not; hinted, each request is one
+    /// invocation record and each function learns its CPU per request.
+    /// Prints the cost of a begin/end pair with and without the uprobes.
+    Hints,
 }
 
 #[derive(Args)]
@@ -439,6 +445,23 @@ pub struct AbArgs {
     #[serde(default = "default_steal_retries")]
     #[arg(long, default_value_t = default_steal_retries())]
     pub steal_retries: usize,
+    /// How invocations run: fork (a process each, forked into its
+    /// function's cgroup), warm or warm:N (N long-lived workers per
+    /// function, one instance cgroup each, requests over pipes; each request
+    /// hinted to scx_alps with alps-hint unless --no-hints).
+    #[serde(default = "default_runtime")]
+    #[arg(long, default_value = "fork")]
+    pub runtime: Runtime,
+    /// With a warm runtime: workers do not hint their requests, so scx_alps
+    /// sees one long-lived task per worker.
+    #[serde(default)]
+    #[arg(long)]
+    pub no_hints: bool,
+}
+
+/// `--runtime`'s default, also for a call written before the flag.
+fn default_runtime() -> Runtime {
+    Runtime::Fork
 }
 
 /// `--steal-retries`' default, also for a call written before the flag.
@@ -484,6 +507,12 @@ pub struct ReplayArgs {
     /// Run each invocation at its oracle nice value.
     #[arg(long)]
     pub oracle: bool,
+    /// fork, warm or warm:N (see `alps-bench ab --runtime`).
+    #[arg(long, default_value = "fork")]
+    pub runtime: Runtime,
+    /// With a warm runtime: no hints.
+    #[arg(long)]
+    pub no_hints: bool,
 }
 
 impl TraceArgs {

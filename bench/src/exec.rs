@@ -42,6 +42,72 @@ pub struct ExecConfig {
     /// Run each invocation at its oracle nice value
     /// ([`crate::workload::oracle_nices`]).
     pub oracle: bool,
+    /// What runs an invocation: a fresh process, or a warm worker.
+    pub runtime: Runtime,
+}
+
+/// How the platform runs invocations (`--runtime`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Runtime {
+    /// One process per invocation, forked into its function's cgroup
+    /// (OpenFaaS's classic watchdog, the OpenLambda forks of ALPS and SFS).
+    Fork,
+    /// `workers` long-lived processes per function, each in its own instance
+    /// cgroup below the function's; each receives requests over a pipe and
+    /// serves one at a time (OpenWhisk's action loop, a Lambda runtime).
+    /// With `hints`, each request is wrapped in the alps-hint begin/end pair.
+    Warm { workers: usize, hints: bool },
+}
+
+impl std::str::FromStr for Runtime {
+    type Err = String;
+
+    /// `fork`, `warm` or `warm:N` (N workers per function, N >= 1).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "fork" => Ok(Runtime::Fork),
+            None if s == "warm" => Ok(Runtime::Warm {
+                workers: 1,
+                hints: true,
+            }),
+            Some(("warm", n)) => match n.parse::<usize>() {
+                Ok(w) if w >= 1 => Ok(Runtime::Warm {
+                    workers: w,
+                    hints: true,
+                }),
+                _ => Err(format!(
+                    "warm:{n}: N must be a whole number of workers per function, at least 1"
+                )),
+            },
+            _ => Err(format!("unknown runtime {s:?}: use fork, warm or warm:N")),
+        }
+    }
+}
+
+impl Runtime {
+    /// The same runtime with hints on or off (fork has none).
+    pub fn with_hints(self, on: bool) -> Self {
+        match self {
+            Runtime::Warm { workers, .. } => Runtime::Warm { workers, hints: on },
+            Runtime::Fork => Runtime::Fork,
+        }
+    }
+
+    /// A warm runtime whose workers hint their requests.
+    pub fn hinted(self) -> bool {
+        matches!(self, Runtime::Warm { hints: true, .. })
+    }
+}
+
+impl std::fmt::Display for Runtime {
+    /// `fork`, `warm:N`, or `warm:N, no hints`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runtime::Fork => write!(f, "fork"),
+            Runtime::Warm { workers, hints: true } => write!(f, "warm:{workers}"),
+            Runtime::Warm { workers, hints: false } => write!(f, "warm:{workers}, no hints"),
+        }
+    }
 }
 
 impl Default for ExecConfig {
@@ -51,6 +117,7 @@ impl Default for ExecConfig {
             rt_priority: Some(10),
             drain_timeout: Duration::from_secs(600),
             oracle: false,
+            runtime: Runtime::Fork,
         }
     }
 }
@@ -133,20 +200,26 @@ impl InvocationResult {
     }
 }
 
-/// Per-invocation timestamps written by the child.
+/// Per-invocation figures written by the process that ran it: start and
+/// end (CLOCK_MONOTONIC, ns); a warm worker also writes the request's CPU
+/// (ns) and context switches, which a forked child's rusage gives instead.
 #[repr(C)]
-struct Slot {
-    start_ns: AtomicU64,
-    end_ns: AtomicU64,
+pub(crate) struct Slot {
+    pub(crate) start_ns: AtomicU64,
+    pub(crate) end_ns: AtomicU64,
+    pub(crate) cpu_ns: AtomicU64,
+    pub(crate) nvcsw: AtomicU64,
+    pub(crate) nivcsw: AtomicU64,
 }
 
-struct SharedSlots {
+/// Slots in memory shared with the processes that run invocations.
+pub(crate) struct SharedSlots {
     ptr: *mut Slot,
     len: usize,
 }
 
 impl SharedSlots {
-    fn new(len: usize) -> Result<Self> {
+    pub(crate) fn new(len: usize) -> Result<Self> {
         let bytes = (len.max(1) * std::mem::size_of::<Slot>()).next_multiple_of(4096);
         // SAFETY: anonymous shared mapping, checked for failure; zero-filled,
         // which is a valid Slot.
@@ -169,7 +242,7 @@ impl SharedSlots {
         })
     }
 
-    fn get(&self, i: usize) -> &Slot {
+    pub(crate) fn get(&self, i: usize) -> &Slot {
         assert!(i < self.len);
         // SAFETY: in bounds of the mapping, which lives as long as self.
         unsafe { &*self.ptr.add(i) }
@@ -196,7 +269,7 @@ fn clock_ns(clock: libc::clockid_t) -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn sleep_until(t_ns: u64) {
+pub(crate) fn sleep_until(t_ns: u64) {
     let ts = libc::timespec {
         tv_sec: (t_ns / 1_000_000_000) as libc::time_t,
         tv_nsec: (t_ns % 1_000_000_000) as libc::c_long,
@@ -269,7 +342,7 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// Forks into the cgroup `cg` (an O_DIRECTORY fd). Falls back to fork plus a
 /// write of the child's pid into cgroup.procs where clone3 cannot.
 /// Returns the child's pid in the parent and 0 in the child.
-fn fork_into(cg: &OwnedFd, procs: &Path) -> std::io::Result<libc::pid_t> {
+pub(crate) fn fork_into(cg: &OwnedFd, procs: &Path) -> std::io::Result<libc::pid_t> {
     let args = CloneArgs {
         flags: CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
@@ -317,20 +390,26 @@ fn prepare_cgroups(parent: &Path, plan: &Plan) -> Result<HashMap<String, (OwnedF
     let mut out = HashMap::new();
     for f in plan.functions() {
         let dir = parent.join(&f);
-        if let Err(e) = std::fs::create_dir(&dir)
-            && e.kind() != std::io::ErrorKind::AlreadyExists
-        {
-            return Err(e).with_context(|| format!("cannot create cgroup {}", dir.display()));
-        }
-        let fd: OwnedFd = std::fs::File::open(&dir)
-            .with_context(|| format!("cannot open cgroup {}", dir.display()))?
-            .into();
-        out.insert(f, (fd, dir.join("cgroup.procs")));
+        out.insert(f, open_cgroup(&dir)?);
     }
     Ok(out)
 }
 
-fn set_realtime(prio: i32) -> std::io::Result<()> {
+/// Creates the cgroup `dir` if missing and opens it: its directory fd (for
+/// clone3) and its cgroup.procs path.
+pub(crate) fn open_cgroup(dir: &Path) -> Result<(OwnedFd, PathBuf)> {
+    if let Err(e) = std::fs::create_dir(dir)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(e).with_context(|| format!("cannot create cgroup {}", dir.display()));
+    }
+    let fd: OwnedFd = std::fs::File::open(dir)
+        .with_context(|| format!("cannot open cgroup {}", dir.display()))?
+        .into();
+    Ok((fd, dir.join("cgroup.procs")))
+}
+
+pub(crate) fn set_realtime(prio: i32) -> std::io::Result<()> {
     let param = libc::sched_param { sched_priority: prio };
     // SAFETY: valid sched_param; affects only this process.
     let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param) };
@@ -345,7 +424,7 @@ fn set_realtime(prio: i32) -> std::io::Result<()> {
 /// (cyclictest): a page fault of a real-time process (its binary lives on
 /// the VM's 9p filesystem) can take milliseconds and delays every later
 /// spawn. Children do not inherit the lock (fork clears it).
-fn lock_memory() -> std::io::Result<()> {
+pub(crate) fn lock_memory() -> std::io::Result<()> {
     // SAFETY: plain syscall on this process.
     if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
         Err(std::io::Error::last_os_error())
@@ -395,6 +474,9 @@ pub fn run_plan(
     cfg: &ExecConfig,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<InvocationResult>> {
+    if let Runtime::Warm { workers, hints } = cfg.runtime {
+        return crate::warm::run_plan(plan, cfg, workers, hints, progress);
+    }
     let n = plan.invocations.len();
     let cgroups = prepare_cgroups(&cfg.cgroup_parent, plan)?;
     let comms: Vec<CString> = plan

@@ -27,4 +27,5 @@ pub mod steal;
 pub mod sweep;
 pub mod trace;
 pub mod vmcheck;
+pub mod warm;
 pub mod workload;

@@ -81,6 +81,14 @@ pub struct RunMeta {
     /// written before they were recorded.
     #[serde(default)]
     pub alps_flags: Option<String>,
+    /// How invocations ran (`--runtime`: fork, warm:N, warm:N without
+    /// hints); "fork" in summaries written before it was recorded.
+    #[serde(default = "fork")]
+    pub runtime: String,
+}
+
+fn fork() -> String {
+    "fork".into()
 }
 
 fn one() -> f64 {
@@ -117,6 +125,7 @@ impl RunMeta {
             offered_load: plan.offered_load(cpus),
             warmup,
             alps_flags: None,
+            runtime: fork(),
         }
     }
 }
@@ -505,7 +514,7 @@ pub fn markdown(s: &Summary) -> String {
     o += &format!(
         "- mode: {} ({}), {} CPUs\n- trace format: {}, {} invocations per repetition, {} repetition(s) per arm, seed {}\n\
          - time scale {} (arrivals and sleeps), work scale {} (CPU demand), arrival scale {:.3} (offered load {:.2})\n\
-         - FCT = arrival to exit; ratios are to `{}`, with 95 % confidence intervals over repetitions\n\n",
+         - runtime: {}; FCT = arrival to the end of the invocation; ratios are to `{}`, with 95 % confidence intervals over repetitions\n\n",
         m.mode,
         m.kernel,
         m.cpus,
@@ -517,6 +526,7 @@ pub fn markdown(s: &Summary) -> String {
         m.work_scale,
         m.arrival_scale,
         m.offered_load,
+        m.runtime,
         m.baseline
     );
     o += &ratio_table(s);

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use scx_alps::metrics::Metrics;
 use scx_alps::preflight::{ScxState, scx_state};
 
-use crate::exec::InvocationResult;
+use crate::exec::{InvocationResult, Runtime};
 use crate::report::ArmRun;
 
 /// One arm of the comparison.
@@ -297,18 +297,24 @@ impl RunningSched {
 }
 
 /// Runs the replay subprocess (`<exe> replay ...`) and returns its results.
-/// `oracle` runs invocations at their oracle nice values. `progress(done)`
-/// is called as it reports completions.
+/// `oracle` runs invocations at their oracle nice values, `runtime` says
+/// what runs them. `progress(done)` is called as it reports completions.
 pub fn run_replay(
     exe: &Path,
     plan: &Path,
     out: &Path,
     rt_prio: Option<i32>,
     oracle: bool,
+    runtime: Runtime,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<InvocationResult>> {
     let mut cmd = Command::new(exe);
     cmd.arg("replay").arg("--plan").arg(plan).arg("--out").arg(out);
+    cmd.arg("--runtime")
+        .arg(runtime.to_string().split(',').next().unwrap_or("fork"));
+    if !runtime.hinted() {
+        cmd.arg("--no-hints");
+    }
     match rt_prio {
         Some(p) => cmd.arg("--rt-prio").arg(p.to_string()),
         None => cmd.arg("--no-rt"),
@@ -448,6 +454,8 @@ pub struct AbSetup<'a> {
     pub steal_retries: usize,
     /// Running inside the test VM: the host's steal comes from its sampler.
     pub in_vm: bool,
+    /// What runs the invocations.
+    pub runtime: Runtime,
 }
 
 /// One repetition of one arm: start its scheduler, replay the warm-up (a
@@ -468,13 +476,13 @@ fn run_one(
     if arm.trained {
         let warm = s.warmup_path.context("a trained arm needs a warm-up plan (--warmup)")?;
         let out = raw.join(format!("{file}-{rep}-warmup.json"));
-        result = run_replay(s.exe, warm, &out, s.rt_prio, false, |_| ());
+        result = run_replay(s.exe, warm, &out, s.rt_prio, false, s.runtime, |_| ());
         std::thread::sleep(s.settle);
     }
     let out = raw.join(format!("{file}-{rep}.json"));
     let before = crate::steal::read_ticks(s.out_dir, s.in_vm);
     if result.is_ok() {
-        result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, arm.oracle, |d| {
+        result = run_replay(s.exe, s.plan_path, &out, s.rt_prio, arm.oracle, s.runtime, |d| {
             progress(&arm.name, rep, d)
         });
     }

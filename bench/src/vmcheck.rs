@@ -199,6 +199,111 @@ pub fn sched_figures(r: &SchedRun) -> String {
     )
 }
 
+/// What the `hints` scenario observed in one replay of the sched plan on
+/// warm workers (one per function), with or without hints.
+#[derive(Clone, Debug)]
+pub struct HintsRun {
+    /// The workers wrapped each request in alps-hint's begin/end.
+    pub hinted: bool,
+    /// The replay's (completed, total) requests, or why it failed.
+    pub replay: Result<(usize, usize), String>,
+    /// Why the scheduler was no longer attached after the replay, if so.
+    pub ejected: Option<String>,
+    /// The statistics snapshot after the replay, or why stopping failed.
+    pub stats: Result<Option<Metrics>, String>,
+    /// Mean CPU demand per request of each function in the plan, ms.
+    pub demand_ms: Vec<(String, f64)>,
+}
+
+/// Learned mean CPU per invocation of function `name` in `m`, ms.
+fn learned_cpu_ms(m: &Metrics, name: &str) -> Option<f64> {
+    m.functions.iter().find(|f| f.name == name).map(|f| f.cpu_ms)
+}
+
+/// The figures of a `hints` run, for its PASS or FAIL line.
+pub fn hints_figures(r: &HintsRun) -> String {
+    let (ok, total) = r.replay.clone().unwrap_or((0, 0));
+    let stats = match &r.stats {
+        Ok(Some(m)) => {
+            let learned: Vec<String> = r
+                .demand_ms
+                .iter()
+                .map(|(f, d)| {
+                    let l = learned_cpu_ms(m, f).map_or("-".into(), |c| format!("{c:.1}"));
+                    format!("{f} {l} ms learned / {d:.1} ms demand")
+                })
+                .collect();
+            format!(
+                "records: {} by hint, {} by task; begins {}, unpaired {}; {}",
+                m.nr_records_hint,
+                m.nr_records_task,
+                m.nr_hint_begins,
+                m.nr_hint_unpaired,
+                learned.join(", ")
+            )
+        }
+        Ok(None) => "no statistics".into(),
+        Err(e) => format!("stop failed: {e}"),
+    };
+    format!("completed {ok}/{total}; {stats}")
+}
+
+/// Why a `hints` run fails; empty when it passes. Hinted: one hint record
+/// per request, no lost hint, and each function's learned CPU per
+/// invocation within a factor of 2 of its demand per request. Not hinted:
+/// no hint record at all.
+pub fn hints_reasons(r: &HintsRun) -> Vec<String> {
+    let mut why = Vec::new();
+    match &r.replay {
+        Err(e) => why.push(format!("replay failed: {e}")),
+        Ok((ok, total)) if *ok != *total || *total != SCHED_INVOCATIONS => {
+            why.push(format!("only {ok}/{total} requests completed"))
+        }
+        Ok(_) => {}
+    }
+    if let Some(e) = &r.ejected {
+        why.push(format!("scx_alps was ejected during the workload: {e}"));
+    }
+    let m = match &r.stats {
+        Err(e) => {
+            why.push(e.clone());
+            return why;
+        }
+        Ok(None) => {
+            why.push("no statistics snapshot".into());
+            return why;
+        }
+        Ok(Some(m)) => m,
+    };
+    let n = SCHED_INVOCATIONS as u64;
+    if r.hinted {
+        if m.nr_records_hint != n || m.nr_hint_begins != n {
+            why.push(format!(
+                "{} hint records and {} begins for {n} requests",
+                m.nr_records_hint, m.nr_hint_begins
+            ));
+        }
+        if m.nr_hint_unpaired != 0 {
+            why.push(format!("{} unpaired hints", m.nr_hint_unpaired));
+        }
+        for (f, d) in &r.demand_ms {
+            match learned_cpu_ms(m, f) {
+                Some(c) if c >= d / 2.0 && c <= d * 2.0 => {}
+                Some(c) => why.push(format!(
+                    "{f} learned {c:.1} ms per invocation for {d:.1} ms per request"
+                )),
+                None => why.push(format!("{f} not learned")),
+            }
+        }
+    } else if m.nr_records_hint != 0 || m.nr_hint_begins != 0 {
+        why.push(format!(
+            "{} hint records and {} begins without hints",
+            m.nr_records_hint, m.nr_hint_begins
+        ));
+    }
+    why
+}
+
 /// Why a `sched` run fails; empty when it passes.
 pub fn sched_reasons(r: &SchedRun) -> Vec<String> {
     let mut why = Vec::new();
@@ -322,6 +427,86 @@ mod tests {
             restored_stale: Ok(0),
             restored_no_ttl: Ok(3),
         }
+    }
+
+    fn good_hints() -> HintsRun {
+        let n = SCHED_INVOCATIONS as u64;
+        let f = |name: &str, cpu_ms| FuncMetrics {
+            name: name.into(),
+            cpu_ms,
+            ..Default::default()
+        };
+        HintsRun {
+            hinted: true,
+            replay: Ok((SCHED_INVOCATIONS, SCHED_INVOCATIONS)),
+            ejected: None,
+            stats: Ok(Some(Metrics {
+                nr_records_hint: n,
+                nr_hint_begins: n,
+                functions: vec![f("a", 4.0), f("b", 110.0)],
+                ..Default::default()
+            })),
+            demand_ms: vec![("a".into(), 4.2), ("b".into(), 117.0)],
+        }
+    }
+
+    #[test]
+    fn hints_rules_fail_on_each_fault() {
+        assert!(
+            hints_reasons(&good_hints()).is_empty(),
+            "{:?}",
+            hints_reasons(&good_hints())
+        );
+        type Fault = Box<dyn Fn(&mut HintsRun)>;
+        let stats = |r: &mut HintsRun| -> Metrics { r.stats.clone().unwrap().unwrap() };
+        let faults: Vec<(&str, Fault)> = vec![
+            ("requests completed", Box::new(|r| r.replay = Ok((59, 60)))),
+            ("ejected", Box::new(|r| r.ejected = Some("x".into()))),
+            ("no statistics", Box::new(|r| r.stats = Ok(None))),
+            (
+                "hint records",
+                Box::new(move |r| {
+                    let mut m = stats(r);
+                    m.nr_records_hint = 57;
+                    r.stats = Ok(Some(m));
+                }),
+            ),
+            (
+                "unpaired",
+                Box::new(move |r| {
+                    let mut m = stats(r);
+                    m.nr_hint_unpaired = 1;
+                    r.stats = Ok(Some(m));
+                }),
+            ),
+            (
+                "b learned 2400.0 ms",
+                Box::new(move |r| {
+                    let mut m = stats(r);
+                    m.functions[1].cpu_ms = 2400.0;
+                    r.stats = Ok(Some(m));
+                }),
+            ),
+            (
+                "a not learned",
+                Box::new(move |r| {
+                    let mut m = stats(r);
+                    m.functions.remove(0);
+                    r.stats = Ok(Some(m));
+                }),
+            ),
+            ("without hints", Box::new(|r| r.hinted = false)),
+        ];
+        for (want, fault) in faults {
+            let mut r = good_hints();
+            fault(&mut r);
+            let why = hints_reasons(&r).join("; ");
+            assert!(why.contains(want), "fault {want:?}: got {why:?}");
+        }
+        let mut quiet = good_hints();
+        quiet.hinted = false;
+        quiet.stats = Ok(Some(Metrics::default()));
+        assert!(hints_reasons(&quiet).is_empty(), "{:?}", hints_reasons(&quiet));
     }
 
     #[test]

@@ -40,8 +40,14 @@ pub fn run(a: AbArgs) -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("scx_alps"),
     };
-    let alps_flags =
+    let mut alps_flags =
         shlex::split(&a.alps_flags).with_context(|| format!("--alps-flags {:?}: unbalanced quotes", a.alps_flags))?;
+    let runtime = a.runtime.with_hints(!a.no_hints);
+    if runtime.hinted() {
+        // The workers are forks of this program: its hint symbols are theirs.
+        alps_flags.push("--hint-binary".into());
+        alps_flags.push(std::env::current_exe()?.display().to_string());
+    }
     let arms = runner::parse_arms(&a.arms, &a.extra_arm, &scx_alps, &alps_flags, a.trace.warmup > 0)?;
     // Check the trace before booting anything.
     let host_plan = build_plan(&a.trace, a.vm.vm_cpus)?;
@@ -120,6 +126,7 @@ pub fn run(a: AbArgs) -> Result<()> {
         max_steal_pct: (a.max_host_steal > 0.0).then_some(a.max_host_steal),
         steal_retries: a.steal_retries,
         in_vm: a.vm.in_vm,
+        runtime,
     };
     let runs = runner::run_ab(&setup, progress)?;
     if let Some(pb) = &bar {
@@ -127,6 +134,7 @@ pub fn run(a: AbArgs) -> Result<()> {
     }
     let meta = RunMeta {
         alps_flags: Some(a.alps_flags.clone()),
+        runtime: runtime.to_string(),
         ..RunMeta::of(
             &plan,
             if a.vm.in_vm { "vm" } else { "host" },

@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use alps_bench::bpfcost::{self, ProgCost};
+use alps_bench::exec::Runtime;
 use alps_bench::runner;
 use anyhow::{Context, Result, bail};
 use log::info;
@@ -63,7 +64,7 @@ pub fn run(a: BpfCostArgs) -> Result<()> {
                 info!("repetition {}/{}: arm {}", rep + 1, a.repeats, arm.name);
                 let sched = runner::start_arm(arm, &logs, rep as usize, Duration::from_secs(60))?;
                 let raw = out.join(format!("{}-{rep}.json", arm.name));
-                let replay = runner::run_replay(&exe, &plan_path, &raw, Some(10), false, |_| ());
+                let replay = runner::run_replay(&exe, &plan_path, &raw, Some(10), false, Runtime::Fork, |_| ());
                 let costs = struct_ops_costs();
                 runner::finish_arm(sched, arm, rep as usize)?;
                 replay.with_context(|| format!("arm {}", arm.name))?;

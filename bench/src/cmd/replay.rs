@@ -15,6 +15,7 @@ pub fn run(r: ReplayArgs) -> Result<()> {
         rt_priority: (!r.no_rt).then_some(r.rt_prio),
         drain_timeout: Duration::from_secs(r.drain_timeout_s),
         oracle: r.oracle,
+        runtime: r.runtime.with_hints(!r.no_hints),
     };
     let n = plan.invocations.len();
     let results = exec::run_plan(&plan, &cfg, |done, _| eprintln!("progress {done}/{n}"))?;

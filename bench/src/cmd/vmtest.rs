@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use alps_bench::exec::Runtime;
 use alps_bench::runner::{self, RunningSched};
 use alps_bench::vmcheck::{self, SchedRun};
 use anyhow::{Context, Result, bail};
@@ -20,6 +21,7 @@ pub fn run(a: VmTestArgs) -> Result<()> {
         VmTest::Sched => ("sched", sched(&a)),
         VmTest::Ab => ("ab-mixed", ab(&a)),
         VmTest::Churn => ("churn", churn(&a)),
+        VmTest::Hints => ("hints", hints(&a)),
     };
     match failed {
         Ok(0) => Ok(()),
@@ -58,8 +60,13 @@ fn sched_plan(a: &VmTestArgs) -> Result<std::path::PathBuf> {
 /// Replays `plan` under whatever scheduler is attached: (completed,
 /// total) invocations, or why the replay failed.
 fn replay(plan: &Path, results: &Path) -> Result<(usize, usize), String> {
+    replay_on(plan, results, Runtime::Fork)
+}
+
+/// [`replay`] on `runtime`.
+fn replay_on(plan: &Path, results: &Path, runtime: Runtime) -> Result<(usize, usize), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    runner::run_replay(&exe, plan, results, Some(10), false, |_| {})
+    runner::run_replay(&exe, plan, results, Some(10), false, runtime, |_| {})
         .map(|v| (v.iter().filter(|i| i.ok).count(), v.len()))
         .map_err(|e| format!("{e:#}"))
 }
@@ -223,6 +230,107 @@ fn churn(a: &VmTestArgs) -> Result<usize> {
         println!("FAIL churn: {} | {figures}", why.join("; "));
         Ok(1)
     }
+}
+
+/// Mean time of one alps-hint begin/end pair on this thread, ns (this
+/// program is the one scx_alps probes in the `hints` scenario).
+fn hint_pair_ns() -> f64 {
+    const PAIRS: u32 = 20_000;
+    let t = std::time::Instant::now();
+    for _ in 0..PAIRS {
+        alps_hint::begin(c"hint-cost");
+        alps_hint::end();
+    }
+    t.elapsed().as_nanos() as f64 / PAIRS as f64
+}
+
+/// The sched plan on warm workers (one per function) under alps-io with
+/// `--hint-binary` this program: once hinted, once not
+/// ([`vmcheck::hints_reasons`]). Prints what a begin/end pair costs here
+/// without uprobes (before scx_alps starts) and with them (after the
+/// hinted run's snapshot, so its records stay out of the checks). Returns
+/// the failures.
+fn hints(a: &VmTestArgs) -> Result<usize> {
+    let scx_alps = scx_alps_bin(&a.scx_alps)?;
+    let plan_path = sched_plan(a)?;
+    let plan: alps_bench::workload::Plan = serde_json::from_slice(&std::fs::read(&plan_path)?)?;
+    let demand_ms: Vec<(String, f64)> = plan
+        .functions()
+        .into_iter()
+        .map(|f| {
+            let mine: Vec<f64> = plan
+                .invocations
+                .iter()
+                .filter(|i| i.func == f)
+                .map(|i| i.cpu_ns() as f64 / 1e6)
+                .collect();
+            let mean = mine.iter().sum::<f64>() / mine.len().max(1) as f64;
+            (f, mean)
+        })
+        .collect();
+    let exe = std::env::current_exe()?;
+    let unprobed = hint_pair_ns();
+    let mut probed = None;
+    let mut failed = 0;
+    for hinted in [true, false] {
+        let name = if hinted { "hints-hinted" } else { "hints-unhinted" };
+        let cmd: Vec<String> = [
+            scx_alps.display().to_string(),
+            "--policy".into(),
+            "alps-io".into(),
+            "--learn-interval-ms".into(),
+            "500".into(),
+            "--hint-binary".into(),
+            exe.display().to_string(),
+        ]
+        .into();
+        let mut sc = match RunningSched::start(
+            &cmd,
+            Some("alps"),
+            &a.out.join(format!("{name}.log")),
+            Duration::from_secs(60),
+        ) {
+            Ok(sc) => sc,
+            Err(e) => {
+                println!("FAIL {name}: scx_alps did not attach: {e:#}");
+                failed += 1;
+                continue;
+            }
+        };
+        let runtime = Runtime::Warm {
+            workers: 1,
+            hints: hinted,
+        };
+        let replay = replay_on(&plan_path, &a.out.join(format!("{name}.results.json")), runtime);
+        // The workers' exit records and one more learner update.
+        std::thread::sleep(Duration::from_millis(1500));
+        let ejected = sc.check_active().err().map(|e| format!("{e:#}"));
+        let snapshot = runner::monitor_once(&scx_alps);
+        if hinted {
+            probed = Some(hint_pair_ns());
+        }
+        let stats = stop(sc).map(|_| snapshot);
+        let r = vmcheck::HintsRun {
+            hinted,
+            replay,
+            ejected,
+            stats,
+            demand_ms: demand_ms.clone(),
+        };
+        let why = vmcheck::hints_reasons(&r);
+        let figures = vmcheck::hints_figures(&r);
+        if why.is_empty() {
+            println!("PASS {name}: {figures}");
+        } else {
+            failed += 1;
+            println!("FAIL {name}: {} | {figures}", why.join("; "));
+        }
+    }
+    println!(
+        "INFO hint cost: a begin/end pair takes {unprobed:.0} ns without scx_alps, {} with its uprobes",
+        probed.map_or("-".into(), |p| format!("{p:.0} ns"))
+    );
+    Ok(failed)
 }
 
 /// A 36-invocation A/B of the mixed scenario, one repetition, under the

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Invocation boundary hints for scx_alps, for C runtimes (Rust: the
+ * alps-hint crate in hint/). Dependency-free; the caller needs no privilege.
+ *
+ * A thread of a long-lived function worker calls
+ *	alps_invocation_begin("resize");   ... serve the request ...
+ *	alps_invocation_end();
+ * around each request it serves. scx_alps started with
+ * --hint-binary <the program or shared library> puts uprobes on these two
+ * symbols and counts each begin-end span on the thread as one invocation of
+ * the named function (15 bytes of the name are kept). Without scx_alps a
+ * pair costs two calls of empty functions.
+ *
+ * Exactly one translation unit of the program defines the functions:
+ *	#define ALPS_HINT_IMPLEMENTATION
+ *	#include "alps_hint.h"
+ * Every other one includes the header alone. A program that links the
+ * alps-hint crate already has them.
+ */
+#ifndef __ALPS_HINT_H
+#define __ALPS_HINT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The calling thread starts serving a request of @function (NUL-terminated). */
+void alps_invocation_begin(const char *function);
+/* The request the calling thread serves is done. */
+void alps_invocation_end(void);
+
+#ifdef ALPS_HINT_IMPLEMENTATION
+/*
+ * Never inlined and kept: the uprobes need the symbols. The empty asm keeps
+ * the argument live, so the call is not optimised away.
+ */
+__attribute__((noinline, used, visibility("default"))) void alps_invocation_begin(
+	const char *function)
+{
+	__asm__ __volatile__("" : : "r"(function) : "memory");
+}
+
+__attribute__((noinline, used, visibility("default"))) void alps_invocation_end(void)
+{
+	__asm__ __volatile__("" : : : "memory");
+}
+#endif /* ALPS_HINT_IMPLEMENTATION */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* __ALPS_HINT_H */
