@@ -58,6 +58,8 @@ const volatile u32 tag_mode = ALPS_TAG_CGROUP;
 const volatile bool preempt_enabled = true;
 const volatile bool progress_enabled; /* alps-io: progress records for the learner */
 const volatile u32 loader_tgid;	      /* scx_alps itself */
+/* --idle-gap-ms: a function's task waking after a longer sleep starts a new invocation (0: off) */
+const volatile u64 idle_gap_ns;
 
 /*
  * Bumped by user space whenever it changes cgrp_func or comm_func, so tasks
@@ -119,6 +121,7 @@ struct task_ctx {
 	bool reported;		       /* invocation record already sent */
 	bool hinted;		       /* has called alps_invocation_begin(): no lifetime record */
 	bool in_hint;		       /* inside a hinted invocation: func_id is the hint's */
+	u8 src;			       /* enum alps_inv_source of the current invocation */
 	char hint_name[ALPS_COMM_LEN]; /* function named by the open hint */
 };
 
@@ -535,6 +538,117 @@ static bool better_waiting(u32 level, s32 cpu)
 }
 
 /* ---------------------------------------------------------------------------
+ * Invocation records.
+ */
+/*
+ * A zeroed record on the ring buffer with the task's identity filled in
+ * (function, pid, tgid, level, cgroup, start), or NULL (counted as a drop)
+ * when the ring buffer is full.
+ */
+static struct alps_inv_rec *reserve_rec(struct task_struct *p, const struct task_ctx *tctx,
+					struct alps_stats *st)
+{
+	struct alps_inv_rec *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+
+	if (!rec) {
+		if (st)
+			st->nr_rb_drops++;
+		return NULL;
+	}
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->func_id = tctx->func_id;
+	rec->pid = p->pid;
+	rec->tgid = p->tgid;
+	rec->level = tctx->level;
+	rec->cgid = tctx->cgid;
+	rec->source = tctx->src;
+	rec->start_ns = tctx->inv_start;
+	return rec;
+}
+
+/*
+ * The record of @tctx's invocation, finished at @now: its CPU, waits,
+ * sleeps and switches, named by the hint's function name for a hinted one
+ * and by the task's comm otherwise (the loader may name a function the BPF
+ * side could not tag from it).
+ */
+static void send_record(struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	struct alps_stats *st = lookup_stats();
+	struct alps_inv_rec *rec;
+
+	tctx->reported = true;
+	rec = reserve_rec(p, tctx, st);
+	if (!rec)
+		return;
+	rec->end_ns = now;
+	rec->cpu_ns = tctx->cpu_ns + stint_ns(tctx, now);
+	rec->wait_ns = tctx->wait_ns;
+	rec->blocked_ns = tctx->blocked_ns;
+	rec->nvcsw = tctx->nvcsw;
+	rec->nivcsw = tctx->nivcsw;
+	if (tctx->in_hint)
+		__builtin_memcpy(rec->comm, tctx->hint_name, sizeof(rec->comm));
+	else if (bpf_probe_read_kernel(rec->comm, sizeof(rec->comm), p->comm))
+		__builtin_memcpy(rec->comm, tctx->comm, sizeof(rec->comm));
+	bpf_ringbuf_submit(rec, 0);
+	if (st)
+		st->nr_records++;
+}
+
+/*
+ * A new invocation, delimited by @src, starts on @tctx's task at @now (a
+ * hint, or a wake-up after an idle gap): its counters restart, and CPU
+ * before @now belongs to what came before.
+ */
+static void start_invocation(struct task_ctx *tctx, u64 now, u32 src)
+{
+	tctx->src = src;
+	tctx->inv_start = now;
+	tctx->cpu_ns = 0;
+	tctx->burst_ns = 0;
+	tctx->wait_ns = 0;
+	tctx->blocked_ns = 0;
+	tctx->nvcsw = 0;
+	tctx->nivcsw = 0;
+	tctx->progress_level = 0;
+	tctx->reported = false;
+	if (tctx->running_at)
+		tctx->running_at = now;
+}
+
+/*
+ * A progress record (end_ns 0) when the running invocation of a function
+ * entered a new level of attained CPU (policy.h, alps_progress_level()):
+ * the learner's censored sample of a size not known yet.
+ */
+static void send_progress(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct alps_stats *st;
+	struct alps_inv_rec *rec;
+	u32 level = alps_progress_level(tctx->cpu_ns, tctx->progress_level);
+
+	/* The exit record went first (the task's last stint ends after it). */
+	if (!level || tctx->reported)
+		return;
+	/* Set even if the record is lost: one try per level bounds the cost. */
+	tctx->progress_level = level;
+	st = lookup_stats();
+	rec = reserve_rec(p, tctx, st);
+	if (!rec)
+		return;
+	rec->cpu_ns = tctx->cpu_ns;
+	/*
+	 * No wake-up: the loader runs before every invocation, so waking it
+	 * for each of these would cost a preemption each; it reads them with
+	 * the next exit record or at its next timeout, before its next update.
+	 */
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	if (st)
+		st->nr_progress++;
+}
+
+/* ---------------------------------------------------------------------------
  * Scheduling callbacks, in the order a task meets them.
  */
 s32 BPF_STRUCT_OPS(alps_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -690,6 +804,16 @@ void BPF_STRUCT_OPS(alps_runnable, struct task_struct *p, u64 enq_flags)
 	if ((enq_flags & SCX_ENQ_WAKEUP) && tctx->sleep_at && now > tctx->sleep_at) {
 		u64 slept = now - tctx->sleep_at;
 
+		/*
+		 * A warm worker without hints: an idle gap ends one request and
+		 * this wake-up starts the next (I/O sleeps longer than the gap
+		 * are cut too: the heuristic's known error).
+		 */
+		if (alps_idle_gap_ends(slept, idle_gap_ns, is_func(tctx), tctx->hinted)) {
+			send_record(p, tctx, tctx->sleep_at);
+			start_invocation(tctx, now, ALPS_SRC_GAP);
+			slept = 0;
+		}
 		tctx->blocked_ns += slept;
 		tctx->recent_ns = alps_decay(tctx->recent_ns, slept, host_half_life_ns);
 		tctx->burst_ns = 0;
@@ -795,112 +919,6 @@ void BPF_STRUCT_OPS(alps_tick, struct task_struct *p)
 		if (st)
 			st->nr_tick_preempts++;
 	}
-}
-
-/*
- * A zeroed record on the ring buffer with the task's identity filled in
- * (function, pid, tgid, level, cgroup, start), or NULL (counted as a drop)
- * when the ring buffer is full.
- */
-static struct alps_inv_rec *reserve_rec(struct task_struct *p, const struct task_ctx *tctx,
-					struct alps_stats *st)
-{
-	struct alps_inv_rec *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
-
-	if (!rec) {
-		if (st)
-			st->nr_rb_drops++;
-		return NULL;
-	}
-	__builtin_memset(rec, 0, sizeof(*rec));
-	rec->func_id = tctx->func_id;
-	rec->pid = p->pid;
-	rec->tgid = p->tgid;
-	rec->level = tctx->level;
-	rec->cgid = tctx->cgid;
-	rec->source = tctx->in_hint ? ALPS_SRC_HINT : ALPS_SRC_TASK;
-	rec->start_ns = tctx->inv_start;
-	return rec;
-}
-
-/*
- * The record of @tctx's invocation, finished at @now: its CPU, waits,
- * sleeps and switches, named by the hint's function name for a hinted one
- * and by the task's comm otherwise (the loader may name a function the BPF
- * side could not tag from it).
- */
-static void send_record(struct task_struct *p, struct task_ctx *tctx, u64 now)
-{
-	struct alps_stats *st = lookup_stats();
-	struct alps_inv_rec *rec;
-
-	tctx->reported = true;
-	rec = reserve_rec(p, tctx, st);
-	if (!rec)
-		return;
-	rec->end_ns = now;
-	rec->cpu_ns = tctx->cpu_ns + stint_ns(tctx, now);
-	rec->wait_ns = tctx->wait_ns;
-	rec->blocked_ns = tctx->blocked_ns;
-	rec->nvcsw = tctx->nvcsw;
-	rec->nivcsw = tctx->nivcsw;
-	if (tctx->in_hint)
-		__builtin_memcpy(rec->comm, tctx->hint_name, sizeof(rec->comm));
-	else if (bpf_probe_read_kernel(rec->comm, sizeof(rec->comm), p->comm))
-		__builtin_memcpy(rec->comm, tctx->comm, sizeof(rec->comm));
-	bpf_ringbuf_submit(rec, 0);
-	if (st)
-		st->nr_records++;
-}
-
-/*
- * A new invocation starts on @tctx's task at @now (a hint): its counters
- * restart, and CPU before @now belongs to what came before.
- */
-static void start_invocation(struct task_ctx *tctx, u64 now)
-{
-	tctx->inv_start = now;
-	tctx->cpu_ns = 0;
-	tctx->burst_ns = 0;
-	tctx->wait_ns = 0;
-	tctx->blocked_ns = 0;
-	tctx->nvcsw = 0;
-	tctx->nivcsw = 0;
-	tctx->progress_level = 0;
-	tctx->reported = false;
-	if (tctx->running_at)
-		tctx->running_at = now;
-}
-
-/*
- * A progress record (end_ns 0) when the running invocation of a function
- * entered a new level of attained CPU (policy.h, alps_progress_level()):
- * the learner's censored sample of a size not known yet.
- */
-static void send_progress(struct task_struct *p, struct task_ctx *tctx)
-{
-	struct alps_stats *st;
-	struct alps_inv_rec *rec;
-	u32 level = alps_progress_level(tctx->cpu_ns, tctx->progress_level);
-
-	/* The exit record went first (the task's last stint ends after it). */
-	if (!level || tctx->reported)
-		return;
-	/* Set even if the record is lost: one try per level bounds the cost. */
-	tctx->progress_level = level;
-	st = lookup_stats();
-	rec = reserve_rec(p, tctx, st);
-	if (!rec)
-		return;
-	rec->cpu_ns = tctx->cpu_ns;
-	/*
-	 * No wake-up: the loader runs before every invocation, so waking it
-	 * for each of these would cost a preemption each; it reads them with
-	 * the next exit record or at its next timeout, before its next update.
-	 */
-	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
-	if (st)
-		st->nr_progress++;
 }
 
 void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
@@ -1027,7 +1045,7 @@ int BPF_UPROBE(alps_hint_begin, const char *name)
 	/* An unreadable name leaves the key empty: the request is host work. */
 	bpf_probe_read_user_str(key, sizeof(key), name);
 	func = key[0] ? bpf_map_lookup_elem(&hint_func, key) : NULL;
-	start_invocation(tctx, now);
+	start_invocation(tctx, now, ALPS_SRC_HINT);
 	__builtin_memcpy(tctx->hint_name, key, sizeof(key));
 	tctx->func_id = func ? *func : ALPS_FUNC_UNKNOWN;
 	tctx->hinted = true;
@@ -1062,7 +1080,7 @@ int BPF_UPROBE(alps_hint_end)
 	if (st)
 		st->nr_hint_ends++;
 	tctx->in_hint = false;
-	start_invocation(tctx, now);
+	start_invocation(tctx, now, ALPS_SRC_TASK);
 	tctx->tag_gen = (u64)-1;
 	refresh_func(p, tctx);
 	return 0;

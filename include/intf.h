@@ -87,7 +87,13 @@ enum alps_inv_source {
 	 * alps_invocation_end() on one thread (include/alps_hint.h, --hint-binary).
 	 */
 	ALPS_SRC_HINT = 1,
-	ALPS_NR_SOURCES = 2,
+	/*
+	 * A function's task woke after sleeping longer than --idle-gap-ms: a
+	 * warm worker without hints, between two requests (policy.h,
+	 * alps_idle_gap_ends()).
+	 */
+	ALPS_SRC_GAP = 2,
+	ALPS_NR_SOURCES = 3,
 };
 
 /* How tasks are mapped to functions (--func-id). */

@@ -222,6 +222,16 @@ ALPS_INLINE u64 alps_decay(u64 recent_ns, u64 slept_ns, u64 half_life_ns)
 }
 
 /*
+ * Does a wake-up after @slept_ns asleep end one invocation and start the
+ * next (--idle-gap-ms)? Only for a function's task that has never hinted
+ * (hints delimit their invocations themselves), and only with a gap set.
+ */
+ALPS_INLINE bool alps_idle_gap_ends(u64 slept_ns, u64 gap_ns, bool is_func, bool hinted)
+{
+	return gap_ns && is_func && !hinted && slept_ns >= gap_ns;
+}
+
+/*
  * Queue key inside a level (FIFO): function invocations by their start, so
  * that among invocations of a level the oldest finishes first (SRPT among
  * equals) and keeps its place through preemptions and the guard's stints

@@ -114,6 +114,7 @@ impl<'a> Scheduler<'a> {
         rodata.preempt_enabled = !opts.no_wakeup_preemption;
         rodata.progress_enabled = settings.learner.kind == scx_alps::learner::PolicyKind::AlpsIo;
         rodata.loader_tgid = std::process::id();
+        rodata.idle_gap_ns = opts.idle_gap_ms.saturating_mul(1_000_000);
         skel.maps
             .events
             .set_max_entries(opts.ringbuf_kb * 1024)
@@ -545,6 +546,7 @@ impl<'a> Scheduler<'a> {
             nr_progress: self.progress,
             nr_records_task: self.records_by_source[bpf_intf::alps_inv_source_ALPS_SRC_TASK as usize],
             nr_records_hint: self.records_by_source[bpf_intf::alps_inv_source_ALPS_SRC_HINT as usize],
+            nr_records_gap: self.records_by_source[bpf_intf::alps_inv_source_ALPS_SRC_GAP as usize],
             nr_hint_begins: s.nr_hint_begins,
             nr_hint_unpaired: s.nr_hint_unpaired,
             invocations_per_s: 0.0,

@@ -85,6 +85,8 @@ pub struct Metrics {
     pub nr_records_task: u64,
     #[stat(desc = "Invocation records delimited by the runtime's begin/end hints (--hint-binary)")]
     pub nr_records_hint: u64,
+    #[stat(desc = "Invocation records delimited by an idle gap of a warm worker (--idle-gap-ms)")]
+    pub nr_records_gap: u64,
     #[stat(desc = "Begin hints seen (alps_invocation_begin calls)")]
     pub nr_hint_begins: u64,
     #[stat(desc = "Begin hints over an open invocation, or end hints with none open (lost hints)")]

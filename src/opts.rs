@@ -173,6 +173,12 @@ pub struct Opts {
     #[arg(long, value_name = "PATH")]
     pub hint_binary: Vec<PathBuf>,
 
+    /// Warm workers without hints: a function's task that wakes after
+    /// sleeping at least this long, ms, ends one invocation and starts the
+    /// next (0: off). I/O sleeps that long inside a request cut it too.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub idle_gap_ms: u64,
+
     /// Where cgroup v2 is mounted.
     #[arg(long, default_value = "/sys/fs/cgroup")]
     pub cgroup_root: PathBuf,

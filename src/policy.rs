@@ -24,6 +24,7 @@ unsafe extern "C" {
     fn alps_host_task_slice(pol: *const alps_func_policy, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
     fn alps_host_decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64;
     fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64;
+    fn alps_host_idle_gap_ends(slept_ns: u64, gap_ns: u64, is_func: bool, hinted: bool) -> bool;
     fn alps_host_queue_vtime(level: u32, key_ns: u64) -> u64;
     fn alps_host_vtime_level(vtime: u64) -> u32;
     fn alps_host_victim_better(
@@ -128,6 +129,14 @@ pub fn decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64 {
 pub fn queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64 {
     // SAFETY: pure function over integers.
     unsafe { alps_host_queue_key(is_func, inv_start_ns, runnable_at_ns) }
+}
+
+/// Does a wake-up after `slept_ns` asleep end one invocation and start the
+/// next (`--idle-gap-ms`, `gap_ns`; 0 is off)? Only for a function's task that
+/// never hinted (include/policy.h, alps_idle_gap_ends()).
+pub fn idle_gap_ends(slept_ns: u64, gap_ns: u64, is_func: bool, hinted: bool) -> bool {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_idle_gap_ends(slept_ns, gap_ns, is_func, hinted) }
 }
 
 /// DSQ vtime of a task of `level` with FIFO key `key_ns`: ordered by level,
@@ -261,6 +270,22 @@ mod tests {
             steps: steps.to_vec(),
             ..FuncPolicy::default()
         })
+    }
+
+    #[test]
+    fn an_idle_gap_cuts_only_unhinted_function_tasks_past_the_gap() {
+        let gap = 20_000_000;
+        assert!(idle_gap_ends(gap, gap, true, false));
+        assert!(
+            !idle_gap_ends(gap - 1, gap, true, false),
+            "a shorter sleep is I/O inside the request"
+        );
+        assert!(!idle_gap_ends(gap, gap, false, false), "host work has no invocations");
+        assert!(
+            !idle_gap_ends(gap, gap, true, true),
+            "a hinted thread is delimited by its hints"
+        );
+        assert!(!idle_gap_ends(u64::MAX, 0, true, false), "0 is off");
     }
 
     #[test]

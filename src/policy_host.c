@@ -111,3 +111,8 @@ u32 alps_host_progress_level(u64 attained_ns, u32 reported)
 {
 	return alps_progress_level(attained_ns, reported);
 }
+
+bool alps_host_idle_gap_ends(u64 slept_ns, u64 gap_ns, bool is_func, bool hinted)
+{
+	return alps_idle_gap_ends(slept_ns, gap_ns, is_func, hinted);
+}

@@ -85,9 +85,10 @@ pub enum VmTest {
     /// function is forgotten, its policy cleared and its id recycled; a
     /// state file older than the ttl restores nothing, with no ttl all.
     Churn,
-    /// Invocation hints: the sched plan on warm workers (one per function,
-    /// in instance cgroups), hinted and not; hinted, each request is one
-    /// invocation record and each function learns its CPU per request.
+    /// Invocation bounds of warm workers: the sched plan on warm workers
+    /// (one per function and more on demand, in instance cgroups), hinted,
+    /// unhinted with --idle-gap-ms, and unhinted; hinted, each request is
+    /// one invocation record and each function learns its CPU per request.
     /// Prints the cost of a begin/end pair with and without the uprobes.
     Hints,
 }
@@ -447,7 +448,8 @@ pub struct AbArgs {
     pub steal_retries: usize,
     /// How invocations run: fork (a process each, forked into its
     /// function's cgroup), warm or warm:N (N long-lived workers per
-    /// function, one instance cgroup each, requests over pipes; each request
+    /// function started first, one instance cgroup each, requests over
+    /// pipes, one more started when a request finds all busy; each request
     /// hinted to scx_alps with alps-hint unless --no-hints).
     #[serde(default = "default_runtime")]
     #[arg(long, default_value = "fork")]

@@ -52,10 +52,12 @@ pub enum Runtime {
     /// One process per invocation, forked into its function's cgroup
     /// (OpenFaaS's classic watchdog, the OpenLambda forks of ALPS and SFS).
     Fork,
-    /// `workers` long-lived processes per function, each in its own instance
-    /// cgroup below the function's; each receives requests over a pipe and
-    /// serves one at a time (OpenWhisk's action loop, a Lambda runtime).
-    /// With `hints`, each request is wrapped in the alps-hint begin/end pair.
+    /// `workers` long-lived processes per function started before the run,
+    /// each in its own instance cgroup below the function's; each receives
+    /// requests over a pipe and serves one at a time (OpenWhisk's action
+    /// loop, a Lambda runtime). A request finding all busy starts one more
+    /// (a cold start), kept for later requests. With `hints`, each request
+    /// is wrapped in the alps-hint begin/end pair.
     Warm { workers: usize, hints: bool },
 }
 

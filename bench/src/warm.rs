@@ -4,8 +4,9 @@
 //! per concurrent request. A worker reads request numbers from its own pipe,
 //! serves them one at a time and answers on a pipe shared by all workers,
 //! as OpenWhisk's action loop and Lambda's runtime API do. A request that
-//! finds every worker of its function busy waits, in arrival order, for the
-//! first one free: that wait is part of its FCT.
+//! finds every worker of its function busy gets a new one, started for it
+//! (a cold start: the fork and the instance cgroup count in its FCT) and
+//! kept warm for later requests, as Lambda and OpenWhisk scale out.
 //!
 //! With hints, a worker wraps each request in alps_hint's begin/end pair,
 //! so scx_alps (`--hint-binary` this program) sees one invocation per
@@ -134,120 +135,196 @@ fn worker(
     unsafe { libc::_exit(0) }
 }
 
-/// Starts `n` workers for each function of `plan`, each forked into its
-/// instance cgroup.
-fn start_pools(
-    plan: &Plan,
-    cfg: &ExecConfig,
-    n: usize,
-    answers: &(OwnedFd, OwnedFd),
-    slots: &SharedSlots,
-    nices: Option<&[i32]>,
+/// The workers of every function, and what starting one more needs.
+struct Farm<'a> {
+    plan: &'a Plan,
+    cfg: &'a ExecConfig,
+    /// Read and write ends of the answer pipe shared by all workers.
+    answers: (OwnedFd, OwnedFd),
+    slots: &'a SharedSlots,
+    nices: Option<&'a [i32]>,
     hints: bool,
-) -> Result<Vec<(String, Pool)>> {
-    std::fs::create_dir_all(&cfg.cgroup_parent).with_context(|| {
-        format!(
-            "cannot create cgroup {}: run as root on a cgroup v2 host (functions are tagged by cgroup)",
-            cfg.cgroup_parent.display()
-        )
-    })?;
-    let mut pools: Vec<(String, Pool)> = Vec::new();
-    for f in plan.functions() {
-        let name = CString::new(f.as_bytes()).unwrap_or_else(|_| CString::new("faas-fn").unwrap());
-        exec::open_cgroup(&cfg.cgroup_parent.join(&f))?;
-        let mut pool = Pool {
-            workers: Vec::new(),
-            waiting: VecDeque::new(),
+    /// Per function: its name, as a C string, and its pool.
+    pools: Vec<(String, CString, Pool)>,
+    /// Workers started on demand, for a request that found all busy.
+    cold_starts: usize,
+}
+
+impl<'a> Farm<'a> {
+    /// `n` workers for each function of `plan`.
+    fn start(
+        plan: &'a Plan,
+        cfg: &'a ExecConfig,
+        n: usize,
+        slots: &'a SharedSlots,
+        nices: Option<&'a [i32]>,
+        hints: bool,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(&cfg.cgroup_parent).with_context(|| {
+            format!(
+                "cannot create cgroup {}: run as root on a cgroup v2 host (functions are tagged by cgroup)",
+                cfg.cgroup_parent.display()
+            )
+        })?;
+        let mut farm = Farm {
+            plan,
+            cfg,
+            answers: pipe()?,
+            slots,
+            nices,
+            hints,
+            pools: Vec::new(),
+            cold_starts: 0,
         };
-        for k in 0..n {
-            let (cg, procs) = exec::open_cgroup(&cfg.cgroup_parent.join(&f).join(format!("inst{k}")))?;
-            let (rx, tx) = pipe()?;
-            match exec::fork_into(&cg, &procs) {
-                Ok(0) => {
-                    drop(tx);
-                    worker(plan, &name, rx, &answers.1, slots, nices, hints)
-                }
-                Ok(pid) => pool.workers.push(Worker {
-                    pid,
-                    requests: tx,
-                    busy: None,
-                }),
-                Err(e) => {
-                    stop_pools(&pools);
-                    stop_workers(&pool.workers);
-                    bail!("cannot start worker {k} of {f}: {e}");
+        for f in plan.functions() {
+            exec::open_cgroup(&cfg.cgroup_parent.join(&f))?;
+            let name = CString::new(f.as_bytes()).unwrap_or_else(|_| CString::new("faas-fn").unwrap());
+            let pool = Pool {
+                workers: Vec::new(),
+                waiting: VecDeque::new(),
+            };
+            farm.pools.push((f, name, pool));
+            let p = farm.pools.len() - 1;
+            for _ in 0..n {
+                if let Err(e) = farm.spawn(p) {
+                    farm.kill();
+                    return Err(e);
                 }
             }
         }
-        pools.push((f, pool));
+        Ok(farm)
     }
-    Ok(pools)
-}
 
-fn stop_workers(workers: &[Worker]) {
-    for w in workers {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(w.pid, libc::SIGKILL) };
-    }
-}
-
-fn stop_pools(pools: &[(String, Pool)]) {
-    for (_, p) in pools {
-        stop_workers(&p.workers);
-    }
-}
-
-/// Gives waiting requests of `pool` to its free workers, noting in `sent`
-/// when each was handed over (ns).
-fn dispatch(pool: &mut Pool, sent: &mut [u64]) -> Result<()> {
-    for w in pool.workers.iter_mut().filter(|w| w.busy.is_none()) {
-        let Some(idx) = pool.waiting.pop_front() else { break };
-        sent[idx] = now_ns();
-        send(&w.requests, idx).with_context(|| format!("worker {} is gone", w.pid))?;
-        w.busy = Some(idx);
-    }
-    Ok(())
-}
-
-/// Waits up to `timeout_ns` for answers and frees their workers; returns
-/// how many came.
-fn collect(
-    answers: &OwnedFd,
-    pools: &mut [(String, Pool)],
-    pool_of: &[usize],
-    done: &mut [bool],
-    sent: &mut [u64],
-    timeout_ns: u64,
-) -> Result<usize> {
-    let mut n = 0;
-    let mut wait = timeout_ns;
-    loop {
-        let mut pfd = libc::pollfd {
-            fd: answers.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ts = libc::timespec {
-            tv_sec: (wait / 1_000_000_000) as libc::time_t,
-            tv_nsec: (wait % 1_000_000_000) as libc::c_long,
-        };
-        // SAFETY: one valid pollfd and a valid timespec.
-        let r = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-        if r <= 0 || pfd.revents & libc::POLLIN == 0 {
-            return Ok(n);
+    /// Forks one more worker of pool `p` into its own instance cgroup.
+    fn spawn(&mut self, p: usize) -> Result<()> {
+        let (f, _, pool) = &self.pools[p];
+        let k = pool.workers.len();
+        let (cg, procs) = exec::open_cgroup(&self.cfg.cgroup_parent.join(f).join(format!("inst{k}")))?;
+        let (rx, tx) = pipe()?;
+        match exec::fork_into(&cg, &procs) {
+            Ok(0) => {
+                // The other workers' request pipes stay open in this one
+                // otherwise, and they would never see end of file.
+                for (_, _, other) in &self.pools {
+                    for w in &other.workers {
+                        // SAFETY: closing inherited copies this process never uses.
+                        unsafe { libc::close(w.requests.as_raw_fd()) };
+                    }
+                }
+                drop(tx);
+                let (_, name, _) = &self.pools[p];
+                worker(self.plan, name, rx, &self.answers.1, self.slots, self.nices, self.hints)
+            }
+            Ok(pid) => {
+                self.pools[p].2.workers.push(Worker {
+                    pid,
+                    requests: tx,
+                    busy: None,
+                });
+                Ok(())
+            }
+            Err(e) => bail!("cannot start worker {k} of {f}: {e}"),
         }
-        let Some(idx) = recv(answers) else { return Ok(n) };
-        if idx >= done.len() {
-            bail!("a worker answered for request {idx}, which the plan does not have");
+    }
+
+    /// Gives pool `p`'s waiting requests to its free workers, starting a
+    /// worker for each request that finds none free (a cold start).
+    fn dispatch(&mut self, p: usize, sent: &mut [u64]) -> Result<()> {
+        while let Some(&idx) = self.pools[p].2.waiting.front() {
+            let free = self.pools[p].2.workers.iter().position(|w| w.busy.is_none());
+            let w = match free {
+                Some(w) => w,
+                None => {
+                    self.spawn(p)?;
+                    self.cold_starts += 1;
+                    self.pools[p].2.workers.len() - 1
+                }
+            };
+            self.pools[p].2.waiting.pop_front();
+            let worker = &mut self.pools[p].2.workers[w];
+            sent[idx] = now_ns();
+            send(&worker.requests, idx).with_context(|| format!("worker {} is gone", worker.pid))?;
+            worker.busy = Some(idx);
         }
-        done[idx] = true;
-        n += 1;
-        let pool = &mut pools[pool_of[idx]].1;
-        if let Some(w) = pool.workers.iter_mut().find(|w| w.busy == Some(idx)) {
-            w.busy = None;
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ns` for answers, frees their workers and hands
+    /// them the next waiting request; returns how many answers came.
+    fn collect(&mut self, pool_of: &[usize], done: &mut [bool], sent: &mut [u64], timeout_ns: u64) -> Result<usize> {
+        let mut n = 0;
+        let mut wait = timeout_ns;
+        loop {
+            let mut pfd = libc::pollfd {
+                fd: self.answers.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ts = libc::timespec {
+                tv_sec: (wait / 1_000_000_000) as libc::time_t,
+                tv_nsec: (wait % 1_000_000_000) as libc::c_long,
+            };
+            // SAFETY: one valid pollfd and a valid timespec.
+            let r = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+            if r <= 0 || pfd.revents & libc::POLLIN == 0 {
+                return Ok(n);
+            }
+            let Some(idx) = recv(&self.answers.0) else { return Ok(n) };
+            if idx >= done.len() {
+                bail!("a worker answered for request {idx}, which the plan does not have");
+            }
+            done[idx] = true;
+            n += 1;
+            let p = pool_of[idx];
+            if let Some(w) = self.pools[p].2.workers.iter_mut().find(|w| w.busy == Some(idx)) {
+                w.busy = None;
+            }
+            self.dispatch(p, sent)?;
+            wait = 0;
         }
-        dispatch(pool, sent)?;
-        wait = 0;
+    }
+
+    fn pids(&self) -> Vec<libc::pid_t> {
+        self.pools
+            .iter()
+            .flat_map(|(_, _, p)| p.workers.iter().map(|w| w.pid))
+            .collect()
+    }
+
+    fn kill(&self) {
+        for pid in self.pids() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+
+    /// Closes the request pipes (ending the workers' loops; `kill` first
+    /// when some still serve a request), reaps the workers and removes the
+    /// instance and function cgroups. Returns the cold starts.
+    fn finish(self, kill: bool) -> usize {
+        let pids = self.pids();
+        if kill {
+            self.kill();
+        }
+        let instances: Vec<(String, usize)> = self
+            .pools
+            .iter()
+            .map(|(f, _, p)| (f.clone(), p.workers.len()))
+            .collect();
+        let (parent, cold) = (self.cfg.cgroup_parent.clone(), self.cold_starts);
+        drop(self);
+        for pid in pids {
+            let mut status = 0;
+            // SAFETY: reaping our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+        for (f, n) in instances {
+            for k in 0..n {
+                let _ = std::fs::remove_dir(parent.join(&f).join(format!("inst{k}")));
+            }
+            let _ = std::fs::remove_dir(parent.join(&f));
+        }
+        cold
     }
 }
 
@@ -271,8 +348,7 @@ pub fn run_plan(
     if cfg.oracle && unsafe { libc::geteuid() } != 0 {
         bail!("the oracle arm sets negative nice values: run as root");
     }
-    let answers = pipe()?;
-    let mut pools = start_pools(plan, cfg, workers.max(1), &answers, &slots, nices.as_deref(), hints)?;
+    let mut farm = Farm::start(plan, cfg, workers.max(1), &slots, nices.as_deref(), hints)?;
     if let Some(prio) = cfg.rt_priority
         && let Err(e) = exec::set_realtime(prio)
     {
@@ -286,7 +362,7 @@ pub fn run_plan(
     let pool_of: Vec<usize> = plan
         .invocations
         .iter()
-        .map(|i| pools.iter().position(|(f, _)| *f == i.func).unwrap_or(0))
+        .map(|i| farm.pools.iter().position(|(f, _, _)| *f == i.func).unwrap_or(0))
         .collect();
     let mut done = vec![false; n];
     let mut sent = vec![0u64; n];
@@ -307,20 +383,20 @@ pub fn run_plan(
                     }
                     break;
                 }
-                let got = collect(&answers.0, &mut pools, &pool_of, &mut done, &mut sent, target - now)?;
+                let got = farm.collect(&pool_of, &mut done, &mut sent, target - now)?;
                 if got > 0 {
                     finished += got;
                     progress(finished, n);
                 }
                 busy_since = now_ns();
             }
-            let pool = &mut pools[pool_of[inv.idx]].1;
-            pool.waiting.push_back(inv.idx);
-            dispatch(pool, &mut sent)?;
+            let p = pool_of[inv.idx];
+            farm.pools[p].2.waiting.push_back(inv.idx);
+            farm.dispatch(p, &mut sent)?;
         }
         let deadline = now_ns() + cfg.drain_timeout.as_nanos() as u64;
         while finished < n && now_ns() < deadline {
-            let got = collect(&answers.0, &mut pools, &pool_of, &mut done, &mut sent, 20_000_000)?;
+            let got = farm.collect(&pool_of, &mut done, &mut sent, 20_000_000)?;
             if got > 0 {
                 finished += got;
                 progress(finished, n);
@@ -331,27 +407,8 @@ pub fn run_plan(
     if finished < n {
         log::warn!("{} requests unanswered after the drain timeout", n - finished);
     }
-    // Closing the request pipes ends the workers' loops; a worker still
-    // serving a request past the drain timeout is killed.
-    let pids: Vec<libc::pid_t> = pools
-        .iter()
-        .flat_map(|(_, p)| p.workers.iter().map(|w| w.pid))
-        .collect();
-    if finished < n {
-        stop_pools(&pools);
-    }
-    drop(pools);
-    for pid in pids {
-        let mut status = 0;
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-    }
-    for f in plan.functions() {
-        for k in 0..workers.max(1) {
-            let _ = std::fs::remove_dir(cfg.cgroup_parent.join(&f).join(format!("inst{k}")));
-        }
-        let _ = std::fs::remove_dir(cfg.cgroup_parent.join(&f));
-    }
+    let cold = farm.finish(finished < n);
+    log::info!("warm runtime: {cold} workers started on demand (cold starts) beside {workers} per function");
     outcome?;
     Ok(plan
         .invocations

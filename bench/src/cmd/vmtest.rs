@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use alps_bench::exec::Runtime;
 use alps_bench::runner::{self, RunningSched};
-use alps_bench::vmcheck::{self, SchedRun};
+use alps_bench::vmcheck::{self, Bounds, SchedRun};
 use anyhow::{Context, Result, bail};
 
 use super::{build_plan, repo_root, scx_alps_bin};
@@ -244,9 +244,9 @@ fn hint_pair_ns() -> f64 {
     t.elapsed().as_nanos() as f64 / PAIRS as f64
 }
 
-/// The sched plan on warm workers (one per function) under alps-io with
-/// `--hint-binary` this program: once hinted, once not
-/// ([`vmcheck::hints_reasons`]). Prints what a begin/end pair costs here
+/// The sched plan on warm workers (one per function, more on demand) under
+/// alps-io with `--hint-binary` this program: hinted, unhinted with
+/// `--idle-gap-ms`, and unhinted ([`vmcheck::hints_reasons`]). Prints what a begin/end pair costs here
 /// without uprobes (before scx_alps starts) and with them (after the
 /// hinted run's snapshot, so its records stay out of the checks). Returns
 /// the failures.
@@ -268,13 +268,22 @@ fn hints(a: &VmTestArgs) -> Result<usize> {
             (f, mean)
         })
         .collect();
+    let io_funcs: Vec<String> = plan
+        .functions()
+        .into_iter()
+        .filter(|f| plan.invocations.iter().any(|i| i.func == *f && i.sleep_ns() > 0))
+        .collect();
     let exe = std::env::current_exe()?;
     let unprobed = hint_pair_ns();
     let mut probed = None;
     let mut failed = 0;
-    for hinted in [true, false] {
-        let name = if hinted { "hints-hinted" } else { "hints-unhinted" };
-        let cmd: Vec<String> = [
+    for bounds in [Bounds::Hints, Bounds::Gap, Bounds::Lifetime] {
+        let (name, hinted) = match bounds {
+            Bounds::Hints => ("hints-hinted", true),
+            Bounds::Gap => ("hints-gap", false),
+            Bounds::Lifetime => ("hints-unhinted", false),
+        };
+        let mut cmd: Vec<String> = [
             scx_alps.display().to_string(),
             "--policy".into(),
             "alps-io".into(),
@@ -284,6 +293,9 @@ fn hints(a: &VmTestArgs) -> Result<usize> {
             exe.display().to_string(),
         ]
         .into();
+        if bounds == Bounds::Gap {
+            cmd.extend(["--idle-gap-ms".into(), vmcheck::HINTS_GAP_MS.to_string()]);
+        }
         let mut sc = match RunningSched::start(
             &cmd,
             Some("alps"),
@@ -311,11 +323,12 @@ fn hints(a: &VmTestArgs) -> Result<usize> {
         }
         let stats = stop(sc).map(|_| snapshot);
         let r = vmcheck::HintsRun {
-            hinted,
+            bounds,
             replay,
             ejected,
             stats,
             demand_ms: demand_ms.clone(),
+            io_funcs: io_funcs.clone(),
         };
         let why = vmcheck::hints_reasons(&r);
         let figures = vmcheck::hints_figures(&r);
