@@ -810,6 +810,7 @@ void BPF_STRUCT_OPS(alps_runnable, struct task_struct *p, u64 enq_flags)
 		 * are cut too: the heuristic's known error).
 		 */
 		if (alps_idle_gap_ends(slept, idle_gap_ns, is_func(tctx), tctx->hinted)) {
+			tctx->src = ALPS_SRC_GAP;
 			send_record(p, tctx, tctx->sleep_at);
 			start_invocation(tctx, now, ALPS_SRC_GAP);
 			slept = 0;
@@ -941,7 +942,8 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 		tctx->recent_ns += scale_by_task_weight_inverse(p, delta);
 	tctx->running_at = 0;
 	tctx->guarded = false;
-	if (progress_enabled && is_func(tctx))
+	/* A hinted thread between its requests is in no invocation. */
+	if (progress_enabled && is_func(tctx) && !(tctx->hinted && !tctx->in_hint))
 		send_progress(p, tctx);
 
 	if (runnable) {
@@ -1008,8 +1010,10 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
 	 * A hinted worker's lifetime is no invocation: only a request still
 	 * open at its exit is recorded (cut short where it stood).
 	 */
-	if (tctx->hinted && !tctx->in_hint)
+	if (tctx->hinted && !tctx->in_hint) {
+		tctx->reported = true;
 		return 0;
+	}
 	refresh_func(p, tctx);
 	send_record(p, tctx, bpf_ktime_get_ns());
 	return 0;

@@ -32,16 +32,22 @@ void alps_invocation_end(void);
 
 #ifdef ALPS_HINT_IMPLEMENTATION
 /*
- * Never inlined and kept: the uprobes need the symbols. The empty asm keeps
- * the argument live, so the call is not optimised away.
+ * Never inlined, cloned or dropped: the uprobes need the symbols, and GCC
+ * would otherwise call a specialised copy. The empty asm keeps the argument
+ * live, so the call is not optimised away.
  */
-__attribute__((noinline, used, visibility("default"))) void alps_invocation_begin(
-	const char *function)
+#if defined(__GNUC__) && !defined(__clang__)
+#define ALPS_HINT_KEEP __attribute__((noinline, noipa, used, visibility("default")))
+#else
+#define ALPS_HINT_KEEP __attribute__((noinline, used, visibility("default")))
+#endif
+
+ALPS_HINT_KEEP void alps_invocation_begin(const char *function)
 {
 	__asm__ __volatile__("" : : "r"(function) : "memory");
 }
 
-__attribute__((noinline, used, visibility("default"))) void alps_invocation_end(void)
+ALPS_HINT_KEEP void alps_invocation_end(void)
 {
 	__asm__ __volatile__("" : : : "memory");
 }

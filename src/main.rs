@@ -300,15 +300,25 @@ impl<'a> Scheduler<'a> {
                 // A hint names its function: register the name on first sight.
                 let raw: Vec<u8> = rec.comm.iter().map(|&c| c as u8).collect();
                 let name = comm_str(&raw);
+                // A full registry or map leaves the request host work: hints
+                // come from unprivileged callers and must not stop the loader.
                 if !name.is_empty() {
-                    func_id = self.known.registry.id_of(&name)?;
-                    let key = comm_key(&name);
-                    if self.hints.insert(key, func_id) != Some(func_id) {
-                        self.skel
-                            .maps
-                            .hint_func
-                            .update(&key, &func_id.to_ne_bytes(), MapFlags::ANY)
-                            .context("cannot update the hint map")?;
+                    match self.known.registry.id_of(&name) {
+                        Ok(id) => {
+                            let key = comm_key(&name);
+                            if self.hints.insert(key, id) != Some(id) {
+                                match self.skel.maps.hint_func.update(&key, &id.to_ne_bytes(), MapFlags::ANY) {
+                                    Ok(()) => func_id = id,
+                                    Err(e) => {
+                                        self.hints.remove(&key);
+                                        debug!("hint {name:?} not tagged: {e}");
+                                    }
+                                }
+                            } else {
+                                func_id = id;
+                            }
+                        }
+                        Err(e) => debug!("hint {name:?} not registered: {e:#}"),
                     }
                 }
             } else if func_id == 0 {

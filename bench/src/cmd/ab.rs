@@ -54,7 +54,10 @@ pub fn run(a: AbArgs) -> Result<()> {
     info!("{}", describe(&host_plan).trim_end());
     if needs_vm(&a.vm)? {
         rerun_in_vm(&a.vm, GuestCall::Ab(a.clone()), &out)?;
-        print_agreement(&out);
+        // The simulator models forked invocations only.
+        if a.runtime == alps_bench::exec::Runtime::Fork {
+            print_agreement(&out);
+        }
         return Ok(());
     }
     if arms.iter().any(|x| x.ops_prefix.is_some()) && !scx_alps.is_file() {
