@@ -448,9 +448,11 @@ pub struct AbArgs {
     pub steal_retries: usize,
     /// How invocations run: fork (a process each, forked into its
     /// function's cgroup), warm or warm:N (N long-lived workers per
-    /// function started first, one instance cgroup each, requests over
-    /// pipes, one more started when a request finds all busy; each request
-    /// hinted to scx_alps with alps-hint unless --no-hints).
+    /// function started first, default 1, one instance cgroup each, requests
+    /// over pipes, one more started when a request finds all busy), or
+    /// warm:auto (each function's pool provisioned for the plan's peak
+    /// concurrency at 16x its demand); each warm request hinted to scx_alps
+    /// with alps-hint unless --no-hints.
     #[serde(default = "default_runtime")]
     #[arg(long, default_value = "fork")]
     pub runtime: Runtime,
@@ -509,7 +511,7 @@ pub struct ReplayArgs {
     /// Run each invocation at its oracle nice value.
     #[arg(long)]
     pub oracle: bool,
-    /// fork, warm or warm:N (see `alps-bench ab --runtime`).
+    /// fork, warm, warm:N or warm:auto (see `alps-bench ab --runtime`).
     #[arg(long, default_value = "fork")]
     pub runtime: Runtime,
     /// With a warm runtime: no hints.

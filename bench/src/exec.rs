@@ -52,24 +52,30 @@ pub enum Runtime {
     /// One process per invocation, forked into its function's cgroup
     /// (OpenFaaS's classic watchdog, the OpenLambda forks of ALPS and SFS).
     Fork,
-    /// `workers` long-lived processes per function started before the run,
-    /// each in its own instance cgroup below the function's; each receives
-    /// requests over a pipe and serves one at a time (OpenWhisk's action
-    /// loop, a Lambda runtime). A request finding all busy starts one more
-    /// (a cold start), kept for later requests. With `hints`, each request
-    /// is wrapped in the alps-hint begin/end pair.
+    /// `workers` long-lived processes per function started before the run
+    /// (0: provisioned from the plan, [`crate::warm::provisioned`]), each in
+    /// its own instance cgroup below the function's; each receives requests
+    /// over a pipe and serves one at a time (OpenWhisk's action loop, a
+    /// Lambda runtime). A request finding all busy starts one more (a cold
+    /// start), kept for later requests. With `hints`, each request is
+    /// wrapped in the alps-hint begin/end pair.
     Warm { workers: usize, hints: bool },
 }
 
 impl std::str::FromStr for Runtime {
     type Err = String;
 
-    /// `fork`, `warm` or `warm:N` (N workers per function, N >= 1).
+    /// `fork`, `warm` (one worker per function), `warm:N` (N workers per
+    /// function, N >= 1) or `warm:auto` (provisioned from the plan).
     fn from_str(s: &str) -> Result<Self, String> {
         match s.split_once(':') {
             None if s == "fork" => Ok(Runtime::Fork),
             None if s == "warm" => Ok(Runtime::Warm {
                 workers: 1,
+                hints: true,
+            }),
+            Some(("warm", "auto")) => Ok(Runtime::Warm {
+                workers: 0,
                 hints: true,
             }),
             Some(("warm", n)) => match n.parse::<usize>() {
@@ -78,10 +84,10 @@ impl std::str::FromStr for Runtime {
                     hints: true,
                 }),
                 _ => Err(format!(
-                    "warm:{n}: N must be a whole number of workers per function, at least 1"
+                    "warm:{n}: N must be a whole number of workers per function, at least 1, or auto"
                 )),
             },
-            _ => Err(format!("unknown runtime {s:?}: use fork, warm or warm:N")),
+            _ => Err(format!("unknown runtime {s:?}: use fork, warm, warm:N or warm:auto")),
         }
     }
 }
@@ -99,16 +105,27 @@ impl Runtime {
     pub fn hinted(self) -> bool {
         matches!(self, Runtime::Warm { hints: true, .. })
     }
+
+    /// The `--runtime` value that parses back to this runtime, hints aside
+    /// (they have their own flag, `--no-hints`).
+    pub fn arg(self) -> String {
+        match self {
+            Runtime::Fork => "fork".into(),
+            Runtime::Warm { workers: 0, .. } => "warm:auto".into(),
+            Runtime::Warm { workers, .. } => format!("warm:{workers}"),
+        }
+    }
 }
 
 impl std::fmt::Display for Runtime {
-    /// `fork`, `warm:N`, or `warm:N, no hints`.
+    /// `fork`, `warm:N`, `warm:auto`, each warm one with `, no hints`
+    /// when its workers do not hint.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Runtime::Fork => write!(f, "fork"),
-            Runtime::Warm { workers, hints: true } => write!(f, "warm:{workers}"),
-            Runtime::Warm { workers, hints: false } => write!(f, "warm:{workers}, no hints"),
+        write!(f, "{}", self.arg())?;
+        if matches!(self, Runtime::Warm { hints: false, .. }) {
+            write!(f, ", no hints")?;
         }
+        Ok(())
     }
 }
 
@@ -171,6 +188,10 @@ pub struct InvocationResult {
     pub nivcsw: u64,
     /// Completed normally.
     pub ok: bool,
+    /// Served by a warm worker started for it because every worker of its
+    /// function was busy (a cold start; always false with `--runtime fork`).
+    #[serde(default)]
+    pub cold: bool,
 }
 
 impl InvocationResult {
@@ -198,6 +219,7 @@ impl InvocationResult {
             nvcsw: 0,
             nivcsw: 0,
             ok: false,
+            cold: false,
         }
     }
 }

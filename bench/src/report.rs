@@ -222,6 +222,10 @@ pub struct ArmSummary {
     /// repetitions (a repetition tried three times counts two).
     #[serde(default)]
     pub reruns: usize,
+    /// Warm runtime: requests served by a worker started for them (cold
+    /// starts), per repetition (all 0 with `--runtime fork`).
+    #[serde(default)]
+    pub cold_starts: Vec<usize>,
 }
 
 /// The JSON summary.
@@ -397,6 +401,10 @@ pub fn summarize(runs: &[ArmRun], arm_order: &[String], meta: RunMeta) -> Summar
                 generator_lag: GeneratorLag::of(mine.iter().map(|r| r.results.iter().map(|x| x.late_ms))),
                 host_steal_pct: mine.iter().map(|r| r.host_steal_pct).collect(),
                 reruns: mine.iter().map(|r| r.reruns).sum(),
+                cold_starts: mine
+                    .iter()
+                    .map(|r| r.results.iter().filter(|x| x.cold).count())
+                    .collect(),
             }
         })
         .collect();
@@ -573,6 +581,7 @@ pub fn markdown(s: &Summary) -> String {
         );
     }
     o += &crate::lateness::section(s.arms.iter().map(|a| (a.arm.as_str(), &a.generator_lag)));
+    o += &crate::warm::cold_start_section(s.arms.iter().map(|a| (a.arm.as_str(), a.cold_starts.as_slice())));
     o += &crate::steal::section(
         s.arms
             .iter()
@@ -718,6 +727,7 @@ mod tests {
             nvcsw: 2,
             nivcsw: 4,
             ok: true,
+            cold: false,
         }
     }
 

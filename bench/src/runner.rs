@@ -310,8 +310,7 @@ pub fn run_replay(
 ) -> Result<Vec<InvocationResult>> {
     let mut cmd = Command::new(exe);
     cmd.arg("replay").arg("--plan").arg(plan).arg("--out").arg(out);
-    cmd.arg("--runtime")
-        .arg(runtime.to_string().split(',').next().unwrap_or("fork"));
+    cmd.arg("--runtime").arg(runtime.arg());
     if !runtime.hinted() {
         cmd.arg("--no-hints");
     }

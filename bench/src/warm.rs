@@ -1,4 +1,4 @@
-//! Runs a plan on warm workers (`--runtime warm[:N]`): N long-lived
+//! Runs a plan on warm workers (`--runtime warm[:N|:auto]`): N long-lived
 //! processes per function, each in its own instance cgroup
 //! `<parent>/<func>/inst<k>`, as Lambda and OpenWhisk run one environment
 //! per concurrent request. A worker reads request numbers from its own pipe,
@@ -7,6 +7,11 @@
 //! finds every worker of its function busy gets a new one, started for it
 //! (a cold start: the fork and the instance cgroup count in its FCT) and
 //! kept warm for later requests, as Lambda and OpenWhisk scale out.
+//!
+//! `warm:auto` provisions each function's pool for the plan
+//! ([`provisioned`]), as a platform with provisioned concurrency (Lambda)
+//! or a pre-warmed pool (OpenWhisk) does, so cold starts are rare and do
+//! not differ between arms by the scheduler's own speed.
 //!
 //! With hints, a worker wraps each request in alps_hint's begin/end pair,
 //! so scx_alps (`--hint-binary` this program) sees one invocation per
@@ -26,6 +31,42 @@ use anyhow::{Context, Result, bail};
 
 use crate::exec::{self, ExecConfig, InvocationResult, MAX_RT_BURST_NS, RT_YIELD_NS, SharedSlots, Slot, now_ns};
 use crate::workload::{Invocation, Plan};
+
+/// How much longer than its demand (CPU + sleep) a request is assumed to
+/// last when `warm:auto` sizes the pools. In the mixed scenario on 2 CPUs
+/// under EEVDF the CPU-bound classes' mean slowdown is 20-55x and the
+/// I/O-bound ones' 1.5-1.8x (docs/results/vm-fork-2arm-5rep.md): pools sized
+/// at 16x leave few requests finding every worker busy, under any arm.
+pub const PROVISION_SLOWDOWN: u64 = 16;
+
+/// Workers per function for `warm:auto`, in [`Plan::functions`] order: the
+/// most requests of that function in flight at once when each lasts
+/// [`PROVISION_SLOWDOWN`] times its demand from its planned arrival (at
+/// least 1).
+pub fn provisioned(plan: &Plan) -> Vec<usize> {
+    plan.functions()
+        .iter()
+        .map(|f| {
+            // +1 at an arrival, -1 at an assumed end; ends sort first at a tie.
+            let mut events: Vec<(u64, i32)> = plan
+                .invocations
+                .iter()
+                .filter(|i| i.func == *f)
+                .flat_map(|i| {
+                    let end = i.arrival_ns + PROVISION_SLOWDOWN * (i.cpu_ns() + i.sleep_ns());
+                    [(i.arrival_ns, 1), (end, -1)]
+                })
+                .collect();
+            events.sort_unstable();
+            let (mut now, mut peak) = (0i32, 1i32);
+            for (_, d) in events {
+                now += d;
+                peak = peak.max(now);
+            }
+            peak as usize
+        })
+        .collect()
+}
 
 /// One worker as the dispatcher sees it.
 struct Worker {
@@ -146,16 +187,17 @@ struct Farm<'a> {
     hints: bool,
     /// Per function: its name, as a C string, and its pool.
     pools: Vec<(String, CString, Pool)>,
-    /// Workers started on demand, for a request that found all busy.
-    cold_starts: usize,
+    /// Per request: served by a worker started on demand for it because
+    /// every worker was busy (a cold start).
+    cold: Vec<bool>,
 }
 
 impl<'a> Farm<'a> {
-    /// `n` workers for each function of `plan`.
+    /// `sizes[k]` workers for the k-th function of [`Plan::functions`].
     fn start(
         plan: &'a Plan,
         cfg: &'a ExecConfig,
-        n: usize,
+        sizes: &[usize],
         slots: &'a SharedSlots,
         nices: Option<&'a [i32]>,
         hints: bool,
@@ -174,9 +216,9 @@ impl<'a> Farm<'a> {
             nices,
             hints,
             pools: Vec::new(),
-            cold_starts: 0,
+            cold: vec![false; plan.invocations.len()],
         };
-        for f in plan.functions() {
+        for (f, &n) in plan.functions().into_iter().zip(sizes) {
             exec::open_cgroup(&cfg.cgroup_parent.join(&f))?;
             let name = CString::new(f.as_bytes()).unwrap_or_else(|_| CString::new("faas-fn").unwrap());
             let pool = Pool {
@@ -232,17 +274,19 @@ impl<'a> Farm<'a> {
     fn dispatch(&mut self, p: usize, sent: &mut [u64]) -> Result<()> {
         while let Some(&idx) = self.pools[p].2.waiting.front() {
             let free = self.pools[p].2.workers.iter().position(|w| w.busy.is_none());
+            // Stamped before a cold start: late_ms is the generator's own
+            // delay, the cold start counts in spawn_ms and FCT.
+            sent[idx] = now_ns();
             let w = match free {
                 Some(w) => w,
                 None => {
                     self.spawn(p)?;
-                    self.cold_starts += 1;
+                    self.cold[idx] = true;
                     self.pools[p].2.workers.len() - 1
                 }
             };
             self.pools[p].2.waiting.pop_front();
             let worker = &mut self.pools[p].2.workers[w];
-            sent[idx] = now_ns();
             send(&worker.requests, idx).with_context(|| format!("worker {} is gone", worker.pid))?;
             worker.busy = Some(idx);
         }
@@ -300,8 +344,9 @@ impl<'a> Farm<'a> {
 
     /// Closes the request pipes (ending the workers' loops; `kill` first
     /// when some still serve a request), reaps the workers and removes the
-    /// instance and function cgroups. Returns the cold starts.
-    fn finish(self, kill: bool) -> usize {
+    /// instance and function cgroups. Returns, per request, whether it was
+    /// a cold start.
+    fn finish(mut self, kill: bool) -> Vec<bool> {
         let pids = self.pids();
         if kill {
             self.kill();
@@ -311,7 +356,8 @@ impl<'a> Farm<'a> {
             .iter()
             .map(|(f, _, p)| (f.clone(), p.workers.len()))
             .collect();
-        let (parent, cold) = (self.cfg.cgroup_parent.clone(), self.cold_starts);
+        let parent = self.cfg.cgroup_parent.clone();
+        let cold = std::mem::take(&mut self.cold);
         drop(self);
         for pid in pids {
             let mut status = 0;
@@ -328,7 +374,8 @@ impl<'a> Farm<'a> {
     }
 }
 
-/// Runs `plan` on `workers` warm workers per function (hinted when
+/// Runs `plan` on `workers` warm workers per function (0: as many as
+/// [`provisioned`] says; hinted when
 /// `hints`) and returns one result per invocation, in plan order;
 /// `progress(done, total)` as requests complete.
 ///
@@ -348,7 +395,11 @@ pub fn run_plan(
     if cfg.oracle && unsafe { libc::geteuid() } != 0 {
         bail!("the oracle arm sets negative nice values: run as root");
     }
-    let mut farm = Farm::start(plan, cfg, workers.max(1), &slots, nices.as_deref(), hints)?;
+    let sizes = match workers {
+        0 => provisioned(plan),
+        n => vec![n; plan.functions().len()],
+    };
+    let mut farm = Farm::start(plan, cfg, &sizes, &slots, nices.as_deref(), hints)?;
     if let Some(prio) = cfg.rt_priority
         && let Err(e) = exec::set_realtime(prio)
     {
@@ -408,12 +459,19 @@ pub fn run_plan(
         log::warn!("{} requests unanswered after the drain timeout", n - finished);
     }
     let cold = farm.finish(finished < n);
-    log::info!("warm runtime: {cold} workers started on demand (cold starts) beside {workers} per function");
+    log::info!(
+        "warm runtime: {} workers started on demand (cold starts) beside {} provisioned",
+        cold.iter().filter(|&&c| c).count(),
+        sizes.iter().sum::<usize>()
+    );
     outcome?;
     Ok(plan
         .invocations
         .iter()
-        .map(|inv| result_of(inv, slots.get(inv.idx), t0, sent[inv.idx], done[inv.idx]))
+        .map(|inv| InvocationResult {
+            cold: cold[inv.idx],
+            ..result_of(inv, slots.get(inv.idx), t0, sent[inv.idx], done[inv.idx])
+        })
         .collect())
 }
 
@@ -446,6 +504,26 @@ fn result_of(inv: &Invocation, slot: &Slot, t0: u64, sent: u64, answered: bool) 
     res
 }
 
+/// The report's section on cold starts, one row per `(arm, cold starts per
+/// repetition)`; empty when no arm had any (every fork run).
+pub fn cold_start_section<'a>(arms: impl IntoIterator<Item = (&'a str, &'a [usize])>) -> String {
+    let arms: Vec<(&str, &[usize])> = arms.into_iter().collect();
+    if arms.iter().all(|(_, c)| c.iter().all(|&n| n == 0)) {
+        return String::new();
+    }
+    let mut o = "\n## Cold starts (warm runtime)\n\n\
+                 A request that found every warm worker of its function busy waited for a new one \
+                 (a fork and an instance cgroup): its FCT includes that start. Arms that differ \
+                 here differ by more than the scheduler.\n\n\
+                 | arm | cold starts per repetition |\n|---|---|\n"
+        .to_string();
+    for (arm, c) in arms {
+        let per: Vec<String> = c.iter().map(|n| n.to_string()).collect();
+        o += &format!("| {arm} | {} |\n", per.join(" / "));
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -466,7 +544,55 @@ mod tests {
                 hints: true
             })
         );
+        assert_eq!(
+            "warm:auto".parse::<Runtime>(),
+            Ok(Runtime::Warm {
+                workers: 0,
+                hints: true
+            })
+        );
+        for r in ["fork", "warm:1", "warm:3", "warm:auto"] {
+            assert_eq!(r.parse::<Runtime>().unwrap().arg(), r);
+        }
+        assert_eq!(
+            "warm:auto".parse::<Runtime>().unwrap().with_hints(false).to_string(),
+            "warm:auto, no hints"
+        );
         assert!("warm:0".parse::<Runtime>().unwrap_err().contains("at least 1"));
         assert!("lambda".parse::<Runtime>().unwrap_err().contains("fork, warm"));
+    }
+
+    #[test]
+    fn cold_starts_are_reported_only_when_there_are_some() {
+        assert_eq!(super::cold_start_section([("eevdf", &[0usize, 0][..])]), "");
+        let s = super::cold_start_section([("eevdf", &[3usize, 0][..]), ("alps-io", &[1usize, 2][..])]);
+        assert!(
+            s.contains("| eevdf | 3 / 0 |") && s.contains("| alps-io | 1 / 2 |"),
+            "{s}"
+        );
+    }
+
+    /// Pools are sized to the peak overlap of requests lasting
+    /// PROVISION_SLOWDOWN times their demand, per function.
+    #[test]
+    fn provisioned_pools_follow_the_peak_overlap() {
+        use crate::workload::{Phase, Plan};
+        let ms = 1_000_000u64;
+        let cpu = |n: u64| vec![Phase::Cpu { ns: n * ms }];
+        // f: 10 ms requests at 0, 50, 100 and 400 ms: at 16x each lasts
+        // 160 ms, so the first three overlap and the one at 400 is alone.
+        let plan = Plan::from_jobs(&[
+            ("f", 0, cpu(10)),
+            ("f", 50 * ms, cpu(10)),
+            ("f", 100 * ms, cpu(10)),
+            ("f", 400 * ms, cpu(10)),
+            ("g", 5 * ms, cpu(1)),
+        ]);
+        assert_eq!(plan.functions(), vec!["f", "g"]);
+        assert_eq!(super::provisioned(&plan), vec![3, 1]);
+        // Back to back at exactly 16x the demand: an end and an arrival at
+        // the same instant do not overlap.
+        let plan = Plan::from_jobs(&[("f", 0, cpu(10)), ("f", 160 * ms, cpu(10))]);
+        assert_eq!(super::provisioned(&plan), vec![1]);
     }
 }

@@ -22,6 +22,9 @@ stat() { jq -r "$2" <<<"$(last_stats "$1")" 2>/dev/null; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 alps_alive() { kill -0 "$ALPS_PID" 2>/dev/null && [ "$(scx_state)" = enabled ] && [[ "$(scx_ops)" == alps* ]]; }
 sched_ext_errors() { dmesg 2>/dev/null | grep -iE 'sched_ext.*(error|stall|not allowed|disabled \(runtime)' | tail -3; }
+# why_ejected LOG: the kernel's and scx_alps's own account of an ejection
+# (a failure message must say why, or a rare one cannot be diagnosed).
+why_ejected() { echo "dmesg: $(sched_ext_errors | tr '\n' ' ')/ log: $(grep -m3 -E '^EXIT|error|stall' "$1" | cut -c1-300 | tr '\n' ' ')"; }
 
 # run_in_cgroup CGROUP CMD...: start CMD in the background inside faas/CGROUP.
 run_in_cgroup() {
@@ -64,7 +67,7 @@ if want 1; then
   sng --cpu "$NCPU" --fork 2 --affinity 2 --timeout "${D}s" >"$out/s1.stress-ng" 2>&1
   ran=$((SECONDS - t0))
   why=""; [ "$ran" -ge "$D" ] || why+="stress-ng ran ${ran}s, not ${D}s: $(head -c 200 "$out/s1.stress-ng"); "
-  alps_alive || why+="scx_alps not attached after the load ($(sched_ext_errors)); "
+  alps_alive || why+="scx_alps not attached after the load ($(why_ejected "$out/s1.log")); "
   sleep 1.2
   figures="max wait $(stat "$out/s1.jsonl" .max_wait_ms) ms, guard $(stat "$out/s1.jsonl" .nr_guard), drops $(stat "$out/s1.jsonl" .nr_rb_drops), records $(stat "$out/s1.jsonl" .nr_records)"
   finish "$name" "$why" "$figures"
@@ -85,7 +88,7 @@ if want 2; then
   wait "$hogs" "$sleepers"
   ran=$((SECONDS - t0))
   sleep 1.2
-  why=""; alps_alive || why+="scx_alps ejected ($(sched_ext_errors)); "
+  why=""; alps_alive || why+="scx_alps ejected ($(why_ejected "$out/s2.log")); "
   [ "$ran" -ge "$D" ] || why+="the load ran ${ran}s, not ${D}s; "
   mw=$(stat "$out/s2.jsonl" .max_wait_ms)
   awk -v m="$mw" -v b="$BOUND_MS" 'BEGIN { exit !(m + 0 > 0 && m + 0 < b) }' || why+="longest wait $mw ms not under the ${BOUND_MS} ms bound; "
@@ -108,7 +111,7 @@ if want 3; then
   wait "$pinned"; prc=$?
   t1=$(date +%s.%N)
   wait "$rt" 2>/dev/null
-  why=""; alps_alive || why+="scx_alps ejected ($(sched_ext_errors)); "
+  why=""; alps_alive || why+="scx_alps ejected ($(why_ejected "$out/s3.log")); "
   [ "$prc" = 0 ] || why+="pinned task failed; "
   figures="pinned task finished after $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s beside a 4 s RT hog, state $(scx_state)"
   finish "$name" "$why" "$figures"
@@ -130,7 +133,7 @@ if want 4; then
     sleep 0.05
   done
   kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
-  why=""; alps_alive || why+="scx_alps ejected ($(sched_ext_errors)); "
+  why=""; alps_alive || why+="scx_alps ejected ($(why_ejected "$out/s4.log")); "
   errs=$(dmesg | grep -ci 'not allowed' || true)
   [ "$errs" = 0 ] || why+="$errs 'not allowed' errors in dmesg; "
   finish "$name" "$why" "$n affinity changes, 0 'CPU not allowed' errors, max wait $(stat "$out/s4.jsonl" .max_wait_ms) ms"
@@ -182,7 +185,7 @@ if want 6; then
   end_cg=$(stat "$out/s6.jsonl" .nr_cgroups); rss1=$(rss_kb "$ALPS_PID"); end_t=$(stat "$out/s6.jsonl" '.nr_tasks // empty')
   recs=$(( $(stat "$out/s6.jsonl" .nr_records) - rec0 )); drops=$(stat "$out/s6.jsonl" .nr_rb_drops)
   done_ok=$(jq '[.[] | select(.ok)] | length' "$out/storm-res.json" 2>/dev/null || echo 0)
-  why=""; alps_alive || why+="scx_alps ejected; "
+  why=""; alps_alive || why+="scx_alps ejected ($(why_ejected "$out/s6.log")); "
   [ "$src" = 0 ] && [ "$done_ok" = "$N" ] || why+="only $done_ok/$N processes completed; "
   [ "$((recs + drops))" -ge "$N" ] || why+="$recs records + $drops drops for $N processes; "
   [ "$end_cg" = "$base_cg" ] || why+="cgroup map at $end_cg, baseline $base_cg; "
@@ -275,7 +278,7 @@ if want 9 && [ "$SOAK" -gt 0 ]; then
   done
   sleep 1.2
   rss_last=$(rss_kb "$ALPS_PID"); cg_last=$(stat "$out/s9.jsonl" .nr_cgroups); fn_last=$(stat "$out/s9.jsonl" .nr_functions); t_last=$(stat "$out/s9.jsonl" '.nr_tasks // empty')
-  why=""; alps_alive || why+="scx_alps ejected ($(sched_ext_errors)); "
+  why=""; alps_alive || why+="scx_alps ejected ($(why_ejected "$out/s9.log")); "
   [ "$rss_last" -le $((rss_first + rss_first / 10 + 1024)) ] || why+="RSS grew $rss_first -> $rss_last kB; "
   [ "$cg_last" = "$cg_first" ] || why+="cgroup map $cg_first -> $cg_last; "
   [ "$fn_last" = "$fn_first" ] || why+="functions $fn_first -> $fn_last; "
