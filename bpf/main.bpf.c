@@ -638,6 +638,9 @@ static void send_progress(struct task_struct *p, struct task_ctx *tctx)
 	if (!rec)
 		return;
 	rec->cpu_ns = tctx->cpu_ns;
+	/* The hint's name, so the loader can register it before the end. */
+	if (tctx->in_hint)
+		__builtin_memcpy(rec->comm, tctx->hint_name, sizeof(rec->comm));
 	/*
 	 * No wake-up: the loader runs before every invocation, so waking it
 	 * for each of these would cost a preemption each; it reads them with
@@ -1022,7 +1025,12 @@ int BPF_PROG(alps_task_exit, struct task_struct *p)
 /*
  * alps_invocation_begin(function) in a function runtime (include/alps_hint.h):
  * the calling thread starts serving one request of @name. An invocation
- * still open is closed first (its end hint was lost).
+ * still open is closed first (its end hint was lost). A name the loader has
+ * not registered yet (it does so from this request's first record) leaves
+ * the request to the thread's own function (cgroup or comm): as host work
+ * it would be placed by recent CPU and take turns with its equals, so the
+ * first requests of a new function would share the CPU rather than finish
+ * oldest first.
  */
 SEC("uprobe")
 int BPF_UPROBE(alps_hint_begin, const char *name)
@@ -1051,7 +1059,13 @@ int BPF_UPROBE(alps_hint_begin, const char *name)
 	func = key[0] ? bpf_map_lookup_elem(&hint_func, key) : NULL;
 	start_invocation(tctx, now, ALPS_SRC_HINT);
 	__builtin_memcpy(tctx->hint_name, key, sizeof(key));
-	tctx->func_id = func ? *func : ALPS_FUNC_UNKNOWN;
+	if (func) {
+		tctx->func_id = *func;
+	} else {
+		tctx->in_hint = false;
+		tctx->tag_gen = (u64)-1;
+		refresh_func(p, tctx);
+	}
 	tctx->hinted = true;
 	tctx->in_hint = true;
 	return 0;
@@ -1060,7 +1074,8 @@ int BPF_UPROBE(alps_hint_begin, const char *name)
 /*
  * alps_invocation_end(): the request the thread serves is done. Its record
  * goes out and what the thread does until its next begin hint counts as a
- * new stretch of its cgroup's (or comm's) function.
+ * new stretch of its cgroup's (or comm's) function. The first end outside a
+ * request declares a worker ready (alps_hint.h); later ones are unpaired.
  */
 SEC("uprobe")
 int BPF_UPROBE(alps_hint_end)
@@ -1074,9 +1089,18 @@ int BPF_UPROBE(alps_hint_end)
 	if (!tctx)
 		return 0;
 	st = lookup_stats();
+	/*
+	 * Outside a request: a worker ready for its first one. Its lifetime is
+	 * no invocation from here on; what it did so far restarts as a stretch
+	 * of its own function, never recorded.
+	 */
 	if (!tctx->in_hint) {
-		if (st)
+		if (!tctx->hinted) {
+			tctx->hinted = true;
+			start_invocation(tctx, bpf_ktime_get_ns(), ALPS_SRC_TASK);
+		} else if (st) {
 			st->nr_hint_unpaired++;
+		}
 		return 0;
 	}
 	now = bpf_ktime_get_ns();

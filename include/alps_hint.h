@@ -12,6 +12,11 @@
  * the named function (15 bytes of the name are kept). Without scx_alps a
  * pair costs two calls of empty functions.
  *
+ * A worker calls alps_invocation_end() once when it is ready, before its
+ * first request: that thread is then a hinting one from the start, and a
+ * worker that exits without serving a request (a pool scaled in) is not
+ * taken for an invocation of its cgroup's function.
+ *
  * Exactly one translation unit of the program defines the functions:
  *	#define ALPS_HINT_IMPLEMENTATION
  *	#include "alps_hint.h"
@@ -27,7 +32,10 @@ extern "C" {
 
 /* The calling thread starts serving a request of @function (NUL-terminated). */
 void alps_invocation_begin(const char *function);
-/* The request the calling thread serves is done. */
+/*
+ * The request the calling thread serves is done; outside a request: the
+ * thread is a hinting worker, ready for its first one.
+ */
 void alps_invocation_end(void);
 
 #ifdef ALPS_HINT_IMPLEMENTATION

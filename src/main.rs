@@ -273,6 +273,41 @@ impl<'a> Scheduler<'a> {
         }
     }
 
+    /// The function a hinted record's hint names, registered (and written
+    /// into `hint_func`) on first sight; None for other sources, an empty
+    /// name, or a full registry or map. Until a name is registered the BPF
+    /// side runs its requests as the thread's own function, so the record's
+    /// `func_id` may be that one: the hint's name wins. A full registry
+    /// leaves the request to that fallback: hints come from unprivileged
+    /// callers and must not stop the loader.
+    fn hint_func(&mut self, rec: &alps_inv_rec) -> Option<u32> {
+        if rec.source != bpf_intf::alps_inv_source_ALPS_SRC_HINT {
+            return None;
+        }
+        let raw: Vec<u8> = rec.comm.iter().map(|&c| c as u8).collect();
+        let name = comm_str(&raw);
+        if name.is_empty() {
+            return None;
+        }
+        let key = comm_key(&name);
+        if let Some(&id) = self.hints.get(&key) {
+            return Some(id);
+        }
+        let id = match self.known.registry.id_of(&name) {
+            Ok(id) => id,
+            Err(e) => {
+                debug!("hint {name:?} not registered: {e:#}");
+                return None;
+            }
+        };
+        if let Err(e) = self.skel.maps.hint_func.update(&key, &id.to_ne_bytes(), MapFlags::ANY) {
+            debug!("hint {name:?} not tagged: {e}");
+            return None;
+        }
+        self.hints.insert(key, id);
+        Some(id)
+    }
+
     /// Moves the records the ring-buffer callback collected into the learner,
     /// naming functions first seen by comm.
     fn drain_inbox(&mut self) -> Result<()> {
@@ -284,7 +319,7 @@ impl<'a> Scheduler<'a> {
         for rec in recs {
             if rec.end_ns == 0 {
                 self.progress += 1;
-                let func_id = self.registered(rec.func_id);
+                let func_id = self.hint_func(&rec).unwrap_or_else(|| self.registered(rec.func_id));
                 self.known
                     .learner
                     .observe_progress(func_id, rec.pid, rec.start_ns, rec.cpu_ns, now_ns);
@@ -296,31 +331,8 @@ impl<'a> Scheduler<'a> {
                 *n += 1;
             }
             let mut func_id = self.registered(rec.func_id);
-            if func_id == 0 && rec.source == bpf_intf::alps_inv_source_ALPS_SRC_HINT {
-                // A hint names its function: register the name on first sight.
-                let raw: Vec<u8> = rec.comm.iter().map(|&c| c as u8).collect();
-                let name = comm_str(&raw);
-                // A full registry or map leaves the request host work: hints
-                // come from unprivileged callers and must not stop the loader.
-                if !name.is_empty() {
-                    match self.known.registry.id_of(&name) {
-                        Ok(id) => {
-                            let key = comm_key(&name);
-                            if self.hints.insert(key, id) != Some(id) {
-                                match self.skel.maps.hint_func.update(&key, &id.to_ne_bytes(), MapFlags::ANY) {
-                                    Ok(()) => func_id = id,
-                                    Err(e) => {
-                                        self.hints.remove(&key);
-                                        debug!("hint {name:?} not tagged: {e}");
-                                    }
-                                }
-                            } else {
-                                func_id = id;
-                            }
-                        }
-                        Err(e) => debug!("hint {name:?} not registered: {e:#}"),
-                    }
-                }
+            if let Some(id) = self.hint_func(&rec) {
+                func_id = id;
             } else if func_id == 0 {
                 match self.opts.func_id {
                     FuncIdSource::Cgroup => {

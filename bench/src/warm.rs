@@ -147,6 +147,9 @@ fn worker(
 ) -> ! {
     // SAFETY: prctl with a NUL-terminated name; the kernel copies 15 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, func.as_ptr() as libc::c_ulong, 0, 0, 0) };
+    if hints {
+        alps_hint::ready();
+    }
     while let Some(idx) = recv(&requests) {
         let Some(inv) = plan.invocations.get(idx) else { break };
         let slot: &Slot = slots.get(idx);

@@ -14,6 +14,10 @@
 //! uprobe trap into the kernel (about a microsecond; `alps-bench hintcost`
 //! measures it).
 //!
+//! A worker calls [`ready`] once before its first request, so that a worker
+//! that exits without serving one (a pool scaled in) is not taken for an
+//! invocation of its cgroup's function.
+//!
 //! The crate has no dependencies. C runtimes use `include/alps_hint.h`, which
 //! defines the same two symbols.
 
@@ -59,6 +63,13 @@ pub fn begin(function: &CStr) {
 
 /// Marks the end of the request the calling thread serves.
 pub fn end() {
+    alps_invocation_end()
+}
+
+/// Declares the calling thread a hinting worker before its first request
+/// (an [`end`] outside a request): its lifetime is never recorded as an
+/// invocation, whether or not it serves one.
+pub fn ready() {
     alps_invocation_end()
 }
 
