@@ -570,6 +570,7 @@ impl<'a> Scheduler<'a> {
             nr_records_hint: self.records_by_source[bpf_intf::alps_inv_source_ALPS_SRC_HINT as usize],
             nr_records_gap: self.records_by_source[bpf_intf::alps_inv_source_ALPS_SRC_GAP as usize],
             nr_hint_begins: s.nr_hint_begins,
+            nr_hint_ends: s.nr_hint_ends,
             nr_hint_unpaired: s.nr_hint_unpaired,
             invocations_per_s: 0.0,
             nr_rb_drops: s.nr_rb_drops,

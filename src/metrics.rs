@@ -89,6 +89,9 @@ pub struct Metrics {
     pub nr_records_gap: u64,
     #[stat(desc = "Begin hints seen (alps_invocation_begin calls)")]
     pub nr_hint_begins: u64,
+    #[stat(desc = "End hints that closed an open invocation (alps_invocation_end calls)")]
+    #[serde(default)]
+    pub nr_hint_ends: u64,
     #[stat(desc = "Begin hints over an open invocation, or end hints with none open (lost hints)")]
     pub nr_hint_unpaired: u64,
     #[stat(desc = "Invocations finished per second over the last interval")]

@@ -258,11 +258,12 @@ pub fn hints_figures(r: &HintsRun) -> String {
                 })
                 .collect();
             format!(
-                "records: {} by hint, {} by gap, {} by task; begins {}, unpaired {}; {}",
+                "records: {} by hint, {} by gap, {} by task; begins {}, ends {}, unpaired {}; {}",
                 m.nr_records_hint,
                 m.nr_records_gap,
                 m.nr_records_task,
                 m.nr_hint_begins,
+                m.nr_hint_ends,
                 m.nr_hint_unpaired,
                 learned.join(", ")
             )
@@ -315,10 +316,10 @@ pub fn hints_reasons(r: &HintsRun) -> Vec<String> {
         }
     };
     if r.bounds == Bounds::Hints {
-        if m.nr_records_hint != n || m.nr_hint_begins != n {
+        if m.nr_records_hint != n || m.nr_hint_begins != n || m.nr_hint_ends != n {
             why.push(format!(
-                "{} hint records and {} begins for {n} requests",
-                m.nr_records_hint, m.nr_hint_begins
+                "{} hint records, {} begins and {} ends for {n} requests",
+                m.nr_records_hint, m.nr_hint_begins, m.nr_hint_ends
             ));
         }
         if m.nr_hint_unpaired != 0 {
@@ -481,6 +482,7 @@ mod tests {
             stats: Ok(Some(Metrics {
                 nr_records_hint: n,
                 nr_hint_begins: n,
+                nr_hint_ends: n,
                 functions: vec![f("a", 4.0), f("b", 110.0)],
                 ..Default::default()
             })),
@@ -507,6 +509,14 @@ mod tests {
                 Box::new(move |r| {
                     let mut m = stats(r);
                     m.nr_records_hint = 57;
+                    r.stats = Ok(Some(m));
+                }),
+            ),
+            (
+                "59 ends",
+                Box::new(move |r| {
+                    let mut m = stats(r);
+                    m.nr_hint_ends = 59;
                     r.stats = Ok(Some(m));
                 }),
             ),

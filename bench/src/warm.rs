@@ -232,7 +232,8 @@ impl<'a> Farm<'a> {
             let p = farm.pools.len() - 1;
             for _ in 0..n {
                 if let Err(e) = farm.spawn(p) {
-                    farm.kill();
+                    // Reap what started and remove its cgroups.
+                    farm.finish(true);
                     return Err(e);
                 }
             }
@@ -299,6 +300,7 @@ impl<'a> Farm<'a> {
     /// Waits up to `timeout_ns` for answers, frees their workers and hands
     /// them the next waiting request; returns how many answers came.
     fn collect(&mut self, pool_of: &[usize], done: &mut [bool], sent: &mut [u64], timeout_ns: u64) -> Result<usize> {
+        self.check_alive()?;
         let mut n = 0;
         let mut wait = timeout_ns;
         loop {
@@ -329,6 +331,27 @@ impl<'a> Farm<'a> {
             self.dispatch(p, sent)?;
             wait = 0;
         }
+    }
+
+    /// Errors when a worker has exited: its request would never be
+    /// answered, and the run would wait out the drain timeout for it.
+    fn check_alive(&mut self) -> Result<()> {
+        let mut status = 0;
+        // SAFETY: reaps an exited child of this process, without blocking.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return Ok(());
+        }
+        for (f, _, pool) in &self.pools {
+            if let Some(w) = pool.workers.iter().find(|w| w.pid == pid) {
+                let what = match w.busy {
+                    Some(idx) => format!("while serving request {idx}"),
+                    None => "while idle".to_string(),
+                };
+                bail!("worker {pid} of {f} exited {what} (wait status {status:#x})");
+            }
+        }
+        Ok(())
     }
 
     fn pids(&self) -> Vec<libc::pid_t> {
