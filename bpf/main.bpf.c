@@ -1054,7 +1054,7 @@ int BPF_UPROBE(alps_hint_begin, const char *name)
 		if (st)
 			st->nr_hint_unpaired++;
 	}
-	/* An unreadable name leaves the key empty: the request is host work. */
+	/* An unreadable name leaves the key empty: the thread's own function. */
 	bpf_probe_read_user_str(key, sizeof(key), name);
 	func = key[0] ? bpf_map_lookup_elem(&hint_func, key) : NULL;
 	start_invocation(tctx, now, ALPS_SRC_HINT);

@@ -333,7 +333,8 @@ impl<'a> Scheduler<'a> {
             let mut func_id = self.registered(rec.func_id);
             if let Some(id) = self.hint_func(&rec) {
                 func_id = id;
-            } else if func_id == 0 {
+            } else if func_id == 0 && rec.source != bpf_intf::alps_inv_source_ALPS_SRC_HINT {
+                // (A hint record's comm is the hint's name, not a comm to tag.)
                 match self.opts.func_id {
                     FuncIdSource::Cgroup => {
                         func_id = self.tagger.as_ref().and_then(|t| t.func_of(rec.cgid)).unwrap_or(0);

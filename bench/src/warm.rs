@@ -342,8 +342,10 @@ impl<'a> Farm<'a> {
         if pid <= 0 {
             return Ok(());
         }
-        for (f, _, pool) in &self.pools {
-            if let Some(w) = pool.workers.iter().find(|w| w.pid == pid) {
+        for (f, _, pool) in &mut self.pools {
+            if let Some(w) = pool.workers.iter_mut().find(|w| w.pid == pid) {
+                // Reaped: never signal or wait for that pid again.
+                w.pid = 0;
                 let what = match w.busy {
                     Some(idx) => format!("while serving request {idx}"),
                     None => "while idle".to_string(),
@@ -358,6 +360,7 @@ impl<'a> Farm<'a> {
         self.pools
             .iter()
             .flat_map(|(_, _, p)| p.workers.iter().map(|w| w.pid))
+            .filter(|&pid| pid > 0)
             .collect()
     }
 

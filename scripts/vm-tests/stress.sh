@@ -24,7 +24,7 @@ alps_alive() { kill -0 "$ALPS_PID" 2>/dev/null && [ "$(scx_state)" = enabled ] &
 sched_ext_errors() { dmesg 2>/dev/null | grep -iE 'sched_ext.*(error|stall|not allowed|disabled \(runtime)' | tail -3; }
 # why_ejected LOG: the kernel's and scx_alps's own account of an ejection
 # (a failure message must say why, or a rare one cannot be diagnosed).
-why_ejected() { echo "dmesg: $(sched_ext_errors | tr '\n' ' ')/ log: $(grep -m3 -E '^EXIT|error|stall' "$1" | cut -c1-300 | tr '\n' ' ')"; }
+why_ejected() { echo "dmesg: $(sched_ext_errors | tr '\n' ' ')/ log: $({ grep -m1 'EXIT:' "$1"; grep -m2 -E 'error|stall' "$1"; } | awk '!seen[$0]++' | cut -c1-300 | tr '\n' ' ')"; }
 
 # run_in_cgroup CGROUP CMD...: start CMD in the background inside faas/CGROUP.
 run_in_cgroup() {
