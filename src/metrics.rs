@@ -92,7 +92,7 @@ pub struct Metrics {
     #[stat(desc = "End hints that closed an open invocation (alps_invocation_end calls)")]
     #[serde(default)]
     pub nr_hint_ends: u64,
-    #[stat(desc = "Begin hints over an open invocation, or end hints with none open after a thread's first (lost hints)")]
+    #[stat(desc = "Begin hints over an open invocation, or repeated end hints with none open (lost hints)")]
     pub nr_hint_unpaired: u64,
     #[stat(desc = "Invocations finished per second over the last interval")]
     pub invocations_per_s: f64,
