@@ -277,6 +277,17 @@ static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
 	tctx->func_id = func ? *func : ALPS_FUNC_UNKNOWN;
 }
 
+/*
+ * The thread's own function (cgroup or comm), whatever hint it was under:
+ * after a request, or for a request whose hint name is not registered yet.
+ */
+static void own_func(const struct task_struct *p, struct task_ctx *tctx)
+{
+	tctx->in_hint = false;
+	tctx->tag_gen = (u64)-1;
+	refresh_func(p, tctx);
+}
+
 /* ---------------------------------------------------------------------------
  * Policy helpers.
  */
@@ -1062,9 +1073,7 @@ int BPF_UPROBE(alps_hint_begin, const char *name)
 	if (func) {
 		tctx->func_id = *func;
 	} else {
-		tctx->in_hint = false;
-		tctx->tag_gen = (u64)-1;
-		refresh_func(p, tctx);
+		own_func(p, tctx);
 	}
 	tctx->hinted = true;
 	tctx->in_hint = true;
@@ -1107,10 +1116,8 @@ int BPF_UPROBE(alps_hint_end)
 	send_record(p, tctx, now);
 	if (st)
 		st->nr_hint_ends++;
-	tctx->in_hint = false;
 	start_invocation(tctx, now, ALPS_SRC_TASK);
-	tctx->tag_gen = (u64)-1;
-	refresh_func(p, tctx);
+	own_func(p, tctx);
 	return 0;
 }
 

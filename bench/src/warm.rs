@@ -497,22 +497,21 @@ pub fn run_plan(
     Ok(plan
         .invocations
         .iter()
-        .map(|inv| InvocationResult {
-            cold: cold[inv.idx],
-            ..result_of(inv, slots.get(inv.idx), t0, sent[inv.idx], done[inv.idx])
-        })
+        .map(|inv| result_of(inv, slots.get(inv.idx), t0, sent[inv.idx], done[inv.idx], cold[inv.idx]))
         .collect())
 }
 
 /// The result of request `inv` from its slot; `sent`: when it was handed
-/// to a worker (ns, 0 if never); `answered`: the worker reported it done.
-fn result_of(inv: &Invocation, slot: &Slot, t0: u64, sent: u64, answered: bool) -> InvocationResult {
+/// to a worker (ns, 0 if never); `answered`: the worker reported it done;
+/// `cold`: it waited for a worker started for it.
+fn result_of(inv: &Invocation, slot: &Slot, t0: u64, sent: u64, answered: bool, cold: bool) -> InvocationResult {
     let ms = |ns: u64| ns as f64 / 1e6;
     let arrival = t0 + inv.arrival_ns;
     let start = slot.start_ns.load(Ordering::SeqCst);
     let end = slot.end_ns.load(Ordering::SeqCst);
     let mut res = InvocationResult::planned(inv);
     res.ok = answered && end > 0;
+    res.cold = cold;
     res.spawn_ms = if start > 0 {
         ms(start.saturating_sub(arrival))
     } else {
