@@ -60,6 +60,8 @@ const volatile bool progress_enabled; /* alps-io: progress records for the learn
 const volatile u32 loader_tgid;	      /* scx_alps itself */
 /* --idle-gap-ms: a function's task waking after a longer sleep starts a new invocation (0: off) */
 const volatile u64 idle_gap_ns;
+/* --ignore-cgroup-weight: every function at the default weight, levels stay FIFO */
+const volatile bool ignore_weight;
 
 /*
  * Bumped by user space whenever it changes cgrp_func or comm_func, so tasks
@@ -77,6 +79,20 @@ s32 queue_depths[ALPS_NR_LEVELS];
  * once the function is learned its own schedule applies.
  */
 u8 func_outgrown[ALPS_MAX_FUNCS];
+
+/*
+ * cgroup weights (include/policy.h, alps_fair_key()). weight_gen is bumped
+ * whenever a cgroup's cpu.weight changes, so tasks recompute theirs.
+ * weighted is set once a function's task has a weight other than the
+ * default, and stays set: from then on invocations of a level are ordered by
+ * start-time fair queueing stamps. func_vtime: each function's virtual time,
+ * ns; served_vtime: the stamp last put on a CPU (start: the load time, so
+ * that stamps and host work's runnable times begin on one clock).
+ */
+volatile u64 weight_gen;
+bool weighted;
+u64 func_vtime[ALPS_MAX_FUNCS];
+static u64 served_vtime;
 
 /* Number of possible CPUs, set at init. */
 static u32 nr_cpus;
@@ -122,6 +138,10 @@ struct task_ctx {
 	bool hinted;		       /* has called alps_invocation_begin(): no lifetime record */
 	bool in_hint;		       /* inside a hinted invocation: func_id is the hint's */
 	u8 src;			       /* enum alps_inv_source of the current invocation */
+	u32 weight;		       /* cpu.weight of its cgroups (alps_nested_weight()) */
+	u64 weight_cset;	       /* css_set the weight was computed for */
+	u64 weight_gen;		       /* weight_gen at that computation */
+	u64 fair_key;		       /* its start-time fair queueing stamp (weighted) */
 	char hint_name[ALPS_COMM_LEN]; /* function named by the open hint */
 };
 
@@ -159,6 +179,18 @@ struct {
 	__type(key, char[ALPS_COMM_LEN]);
 	__type(value, u32);
 } hint_func SEC(".maps");
+
+/* A cgroup's cpu.weight, from ops.cgroup_init() and ops.cgroup_set_weight(). */
+struct cgrp_ctx {
+	u32 weight;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cgrp_ctx);
+} cgrp_ctx_stor SEC(".maps");
 
 /* func_id -> learned policy, written by user space every learning interval. */
 struct {
@@ -245,7 +277,7 @@ static const struct alps_func_policy *lookup_policy(u32 func_id)
  * case costs one load: the task's css_set pointer, which changes whenever the
  * task moves between cgroups.
  */
-static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
+static void refresh_tag(const struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 gen = tag_gen;
 	u32 *func;
@@ -275,6 +307,67 @@ static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
 	}
 	tctx->tag_gen = gen;
 	tctx->func_id = func ? *func : ALPS_FUNC_UNKNOWN;
+}
+
+/*
+ * The weight of the cgroup @cgid: the product of the cpu.weight of it and of
+ * its ancestors down from the root (alps_nested_weight()). A global function
+ * so that the verifier checks its loop once. Cgroups without the cpu
+ * controller have no cpu.weight and count as the default.
+ */
+__noinline u32 alps_cgroup_weight(u64 cgid)
+{
+	u32 w = ALPS_WEIGHT_DFL, i, depth;
+	struct cgroup *cg;
+
+	cg = bpf_cgroup_from_id(cgid);
+	if (!cg)
+		return w;
+	depth = cg->level;
+	bpf_for(i, 1, ALPS_WEIGHT_DEPTH + 1) {
+		struct cgroup *anc;
+		struct cgrp_ctx *cc;
+
+		if (i > depth)
+			break;
+		anc = bpf_cgroup_ancestor(cg, i);
+		if (!anc)
+			break;
+		cc = bpf_cgrp_storage_get(&cgrp_ctx_stor, anc, 0, 0);
+		if (cc)
+			w = alps_nested_weight(w, cc->weight);
+		bpf_cgroup_release(anc);
+	}
+	bpf_cgroup_release(cg);
+	return w;
+}
+
+/*
+ * Recompute the task's weight if it moved to another cgroup or a cpu.weight
+ * changed since the last computation; the first function task whose weight
+ * is not the default turns weighted ordering on.
+ */
+static void refresh_weight(const struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 cset, gen = weight_gen;
+
+	if (ignore_weight || (p->flags & PF_KTHREAD))
+		return;
+	cset = (u64)BPF_CORE_READ(p, cgroups);
+	if (cset == tctx->weight_cset && tctx->weight_gen == gen)
+		return;
+	tctx->weight_cset = cset;
+	tctx->weight_gen = gen;
+	tctx->weight = alps_cgroup_weight(BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id));
+	if (tctx->weight != ALPS_WEIGHT_DFL && tctx->func_id != ALPS_FUNC_UNKNOWN && !weighted)
+		weighted = true;
+}
+
+/* The task's function, then its weight (which depends on the function). */
+static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
+{
+	refresh_tag(p, tctx);
+	refresh_weight(p, tctx);
 }
 
 /*
@@ -392,17 +485,35 @@ static u64 task_slice(const struct task_ctx *tctx, u32 level)
 	return alps_task_slice(task_policy(tctx), level, slice_dfl_ns, slice_min_ns, slice_max_ns);
 }
 
-static u64 queue_key(const struct task_ctx *tctx)
+/*
+ * The task's key inside its level. With weights on, an invocation is
+ * stamped once, when it first enters the queue (alps_fair_key()), and keeps
+ * its stamp through preemptions and sleeps, as it keeps its start under
+ * FIFO: a preempted invocation comes back at a better level, out of stamp
+ * order, and a fresh stamp would carry the served clock past every waiting
+ * one.
+ */
+static u64 queue_key(struct task_ctx *tctx, struct alps_stats *st)
 {
-	return alps_queue_key(is_func(tctx), tctx->inv_start, tctx->runnable_at);
+	if (!weighted || !is_func(tctx))
+		return alps_queue_key(is_func(tctx), tctx->inv_start, tctx->runnable_at, 0);
+	if (!tctx->fair_key) {
+		tctx->fair_key = alps_fair_key(func_vtime[tctx->func_id & (ALPS_MAX_FUNCS - 1)],
+					       served_vtime);
+		if (st)
+			st->nr_weighted++;
+	}
+	return alps_queue_key(true, tctx->inv_start, tctx->runnable_at, tctx->fair_key);
 }
 
 static void insert_level(struct task_struct *p, struct task_ctx *tctx, u32 level, u64 enq_flags)
 {
+	struct alps_stats *st = lookup_stats();
+
 	level = lvl_idx(level);
 	tctx->in_levels = true;
 	scx_bpf_dsq_insert_vtime(p, ALPS_DSQ_LEVELS, task_slice(tctx, level),
-				 alps_queue_vtime(level, queue_key(tctx)), enq_flags);
+				 alps_queue_vtime(level, queue_key(tctx, st)), enq_flags);
 }
 
 /* Level of @p, queued in ALPS_DSQ_LEVELS. */
@@ -624,6 +735,7 @@ static void start_invocation(struct task_ctx *tctx, u64 now, u32 src)
 	tctx->nivcsw = 0;
 	tctx->progress_level = 0;
 	tctx->reported = false;
+	tctx->fair_key = 0;
 	if (tctx->running_at)
 		tctx->running_at = now;
 }
@@ -866,6 +978,9 @@ void BPF_STRUCT_OPS(alps_running, struct task_struct *p)
 
 		if (st)
 			st->nr_dispatched[lvl_idx(queued_level(p))]++;
+		/* Start-time fair queueing's virtual time: the stamp in service. */
+		if (weighted && is_func(tctx) && tctx->fair_key > served_vtime)
+			served_vtime = tctx->fair_key;
 	}
 	tctx->in_levels = false;
 	if (!is_loader(p) && !is_pcpu_kthread(p))
@@ -954,6 +1069,15 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 	tctx->burst_ns += delta;
 	if (!is_func(tctx))
 		tctx->recent_ns += scale_by_task_weight_inverse(p, delta);
+	else if (weighted && delta) {
+		u64 *fv = &func_vtime[tctx->func_id & (ALPS_MAX_FUNCS - 1)];
+
+		/*
+		 * Not atomic: two CPUs stopping tasks of one function within
+		 * the same few ns may lose one charge, a rounding error.
+		 */
+		*fv = alps_fair_charge(*fv, tctx->fair_key, delta, tctx->weight);
+	}
 	tctx->running_at = 0;
 	tctx->guarded = false;
 	/* A hinted thread between its requests is in no invocation. */
@@ -1121,6 +1245,34 @@ int BPF_UPROBE(alps_hint_end)
 	return 0;
 }
 
+/*
+ * cgroup callbacks (kernels with CONFIG_EXT_GROUP_SCHED): keep each cgroup's
+ * cpu.weight for alps_cgroup_weight(). ops.cgroup_init() runs for every
+ * cgroup with the cpu controller, at load and when one is created.
+ */
+s32 BPF_STRUCT_OPS_SLEEPABLE(alps_cgroup_init, struct cgroup *cgrp,
+			     struct scx_cgroup_init_args *args)
+{
+	struct cgrp_ctx *cc;
+
+	cc = bpf_cgrp_storage_get(&cgrp_ctx_stor, cgrp, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* Without storage the cgroup counts as the default weight: no error. */
+	if (cc)
+		cc->weight = args->weight;
+	__sync_fetch_and_add(&weight_gen, 1);
+	return 0;
+}
+
+void BPF_STRUCT_OPS(alps_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+{
+	struct cgrp_ctx *cc;
+
+	cc = bpf_cgrp_storage_get(&cgrp_ctx_stor, cgrp, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (cc)
+		cc->weight = weight;
+	__sync_fetch_and_add(&weight_gen, 1);
+}
+
 /* ---------------------------------------------------------------------------
  * Entry points for user space (BPF_PROG_TEST_RUN).
  */
@@ -1158,6 +1310,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(alps_init)
 	u32 cpu;
 	s32 err;
 
+	served_vtime = bpf_ktime_get_ns();
 	nr_cpus = scx_bpf_nr_cpu_ids();
 	if (nr_cpus > ALPS_MAX_CPUS)
 		nr_cpus = ALPS_MAX_CPUS;
@@ -1193,6 +1346,7 @@ SCX_OPS_DEFINE(alps_ops, .select_cpu = (void *)alps_select_cpu, .enqueue = (void
 	       .running = (void *)alps_running, .tick = (void *)alps_tick,
 	       .stopping = (void *)alps_stopping, .quiescent = (void *)alps_quiescent,
 	       .init_task = (void *)alps_init_task, .exit_task = (void *)alps_exit_task,
-	       .init = (void *)alps_init, .exit = (void *)alps_exit, .timeout_ms = 5000,
-	       .name = "alps");
+	       .cgroup_init = (void *)alps_cgroup_init,
+	       .cgroup_set_weight = (void *)alps_cgroup_set_weight, .init = (void *)alps_init,
+	       .exit = (void *)alps_exit, .timeout_ms = 5000, .name = "alps");
 /* clang-format on */

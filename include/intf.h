@@ -65,6 +65,16 @@ enum alps_consts {
 	ALPS_GUARD_SCAN_MAX = 1024,
 	/* Level of "no sched_ext task on this CPU" (never preempted by us). */
 	ALPS_LEVEL_NONE = 0xffff,
+	/* cgroup v2 cpu.weight: the default (CGROUP_WEIGHT_DFL) and the range. */
+	ALPS_WEIGHT_DFL = 100,
+	ALPS_WEIGHT_MIN = 1,
+	ALPS_WEIGHT_MAX = 10000,
+	/*
+	 * cgroup levels below the root whose cpu.weight a task's weight
+	 * multiplies (policy.h, alps_nested_weight()); deeper ones are
+	 * ignored. Kubernetes' container cgroups are at level 4 or 5.
+	 */
+	ALPS_WEIGHT_DEPTH = 8,
 };
 
 /* Flags of struct alps_func_policy. */
@@ -178,6 +188,7 @@ struct alps_stats {
 	u64 nr_rb_drops;      /* invocation records dropped: ring buffer full */
 	u64 nr_task_inits;    /* tasks given a task_ctx (init_task) */
 	u64 nr_task_exits;    /* tasks that left scx_alps (exit_task) */
+	u64 nr_weighted;      /* invocations stamped by start-time fair queueing (weights) */
 	u64 max_wait_ns;      /* longest runnable wait seen by this CPU */
 	u64 max_wait_pid;     /* the task that waited that long */
 	char max_wait_comm[ALPS_COMM_LEN];

@@ -237,10 +237,71 @@ ALPS_INLINE bool alps_idle_gap_ends(u64 slept_ns, u64 gap_ns, bool is_func, bool
  * equals) and keeps its place through preemptions and the guard's stints
  * (under overload SRPT's gain comes from finishing jobs one at a time);
  * work of no function by when it became runnable (equals take turns).
+ * @fair_key: the invocation's start-time fair queueing stamp once cgroup
+ * weights differ (alps_fair_key()), 0 while they do not.
  */
-ALPS_INLINE u64 alps_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns)
+ALPS_INLINE u64 alps_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns, u64 fair_key)
 {
-	return is_func ? inv_start_ns : runnable_at_ns;
+	if (!is_func)
+		return runnable_at_ns;
+	return fair_key ? fair_key : inv_start_ns;
+}
+
+/*
+ * cgroup cpu.weight (Docker's --cpu-shares, Kubernetes' CPU requests).
+ * Weights are relative among sibling cgroups, as under EEVDF; a task's
+ * weight is the product of the cpu.weight of its cgroup and of each ancestor
+ * up to ALPS_WEIGHT_DEPTH levels below the root, each relative to
+ * ALPS_WEIGHT_DFL: alps_nested_weight() folds one level in (@eff so far,
+ * @w that level's cpu.weight, 0: the level has none), clamped to
+ * [ALPS_WEIGHT_MIN, ALPS_WEIGHT_MAX x ALPS_WEIGHT_DFL].
+ */
+ALPS_INLINE u32 alps_nested_weight(u32 eff, u32 w)
+{
+	u64 v;
+
+	if (!w)
+		return eff;
+	v = (u64)eff * w / ALPS_WEIGHT_DFL;
+	if (v < ALPS_WEIGHT_MIN)
+		v = ALPS_WEIGHT_MIN;
+	if (v > (u64)ALPS_WEIGHT_MAX * ALPS_WEIGHT_DFL)
+		v = (u64)ALPS_WEIGHT_MAX * ALPS_WEIGHT_DFL;
+	return (u32)v;
+}
+
+/*
+ * Weights act where the learned order leaves a choice: among invocations
+ * of one level. While every function's weight is the default the level is
+ * FIFO (alps_queue_key()); once one differs, invocations of a level are
+ * ordered by start-time fair queueing between functions (Goyal, Vin and
+ * Cheng, "Start-time Fair Queueing", SIGCOMM 1996): a function's virtual
+ * time advances by its CPU divided by its relative weight
+ * (alps_weighted_ns()), an invocation entering the queue is stamped with
+ * the larger of its function's virtual time and the stamp last put on a CPU
+ * (alps_fair_key()), and stamps are served in order. Functions saturating a
+ * level then get CPU in proportion to their weights; a function that was
+ * idle starts level with the one served, not ahead by what it did not use.
+ */
+ALPS_INLINE u64 alps_weighted_ns(u64 ns, u32 weight)
+{
+	return weight ? ns * ALPS_WEIGHT_DFL / weight : ns;
+}
+
+ALPS_INLINE u64 alps_fair_key(u64 func_vtime, u64 served_vtime)
+{
+	return func_vtime > served_vtime ? func_vtime : served_vtime;
+}
+
+/*
+ * A function's virtual time after a task of it, stamped @fair_key, ran
+ * @ns of CPU at weight @weight: from its stamp on if the function's time
+ * was behind it (the function was idle), so an idle function's time
+ * catches up with the clock the stamps run on.
+ */
+ALPS_INLINE u64 alps_fair_charge(u64 func_vtime, u64 fair_key, u64 ns, u32 weight)
+{
+	return (func_vtime > fair_key ? func_vtime : fair_key) + alps_weighted_ns(ns, weight);
 }
 
 /*

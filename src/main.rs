@@ -115,6 +115,7 @@ impl<'a> Scheduler<'a> {
         rodata.progress_enabled = settings.learner.kind == scx_alps::learner::PolicyKind::AlpsIo;
         rodata.loader_tgid = std::process::id();
         rodata.idle_gap_ns = opts.idle_gap_ms.saturating_mul(1_000_000);
+        rodata.ignore_weight = opts.ignore_cgroup_weight;
         skel.maps
             .events
             .set_max_entries(opts.ringbuf_kb * 1024)
@@ -444,6 +445,8 @@ impl<'a> Scheduler<'a> {
             Self::put_policy(&self.skel, f, &alps_func_policy::default())?;
             if let Some(bss) = self.skel.maps.bss_data.as_mut() {
                 bss.func_outgrown[f as usize % bss.func_outgrown.len()] = 0;
+                // A recycled id starts level with the stamp in service.
+                bss.func_vtime[f as usize % bss.func_vtime.len()] = 0;
             }
         }
         known.table.retain(|p| !cleared.contains(&p.func_id));
@@ -536,6 +539,7 @@ impl<'a> Scheduler<'a> {
             sum.nr_rb_drops += s.nr_rb_drops;
             sum.nr_task_inits += s.nr_task_inits;
             sum.nr_task_exits += s.nr_task_exits;
+            sum.nr_weighted += s.nr_weighted;
             if s.max_wait_ns > sum.max_wait_ns {
                 sum.max_wait_ns = s.max_wait_ns;
                 sum.max_wait_pid = s.max_wait_pid;
@@ -573,6 +577,7 @@ impl<'a> Scheduler<'a> {
             nr_hint_begins: s.nr_hint_begins,
             nr_hint_ends: s.nr_hint_ends,
             nr_hint_unpaired: s.nr_hint_unpaired,
+            nr_weighted: s.nr_weighted,
             invocations_per_s: 0.0,
             nr_rb_drops: s.nr_rb_drops,
             nr_direct: s.nr_direct,

@@ -94,6 +94,11 @@ pub struct Metrics {
     pub nr_hint_ends: u64,
     #[stat(desc = "Begin hints over an open invocation, or repeated end hints with none open (lost hints)")]
     pub nr_hint_unpaired: u64,
+    #[stat(
+        desc = "Invocations stamped by start-time fair queueing (non-zero: a function cgroup has a cpu.weight other than 100, so each level is shared by weight)"
+    )]
+    #[serde(default)]
+    pub nr_weighted: u64,
     #[stat(desc = "Invocations finished per second over the last interval")]
     pub invocations_per_s: f64,
     #[stat(desc = "Ring-buffer records (exit or progress) dropped because the ring buffer was full")]

@@ -179,6 +179,13 @@ pub struct Opts {
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub idle_gap_ms: u64,
 
+    /// Ignore cgroup cpu.weight: every function counts as the default weight
+    /// and each level stays FIFO. By default, once a function's cgroups have
+    /// a cpu.weight other than 100 (Docker's --cpu-shares, Kubernetes' CPU
+    /// requests), invocations at one level share the CPU by weight.
+    #[arg(long)]
+    pub ignore_cgroup_weight: bool,
+
     /// Where cgroup v2 is mounted.
     #[arg(long, default_value = "/sys/fs/cgroup")]
     pub cgroup_root: PathBuf,

@@ -23,7 +23,11 @@ unsafe extern "C" {
     fn alps_host_prior_outgrown(attained_ns: u64, floor_ns: u64) -> bool;
     fn alps_host_task_slice(pol: *const alps_func_policy, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
     fn alps_host_decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64;
-    fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64;
+    fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64, fair_key: u64) -> u64;
+    fn alps_host_nested_weight(eff: u32, w: u32) -> u32;
+    fn alps_host_weighted_ns(ns: u64, weight: u32) -> u64;
+    fn alps_host_fair_key(func_vtime: u64, served_vtime: u64) -> u64;
+    fn alps_host_fair_charge(func_vtime: u64, fair_key: u64, ns: u64, weight: u32) -> u64;
     fn alps_host_idle_gap_ends(slept_ns: u64, gap_ns: u64, is_func: bool, hinted: bool) -> bool;
     fn alps_host_queue_vtime(level: u32, key_ns: u64) -> u64;
     fn alps_host_vtime_level(vtime: u64) -> u32;
@@ -125,10 +129,39 @@ pub fn decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64 {
     unsafe { alps_host_decay(recent_ns, slept_ns, half_life_ns) }
 }
 
-/// FIFO key of a task inside its level.
-pub fn queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64) -> u64 {
+/// Key of a task inside its level: FIFO by invocation start (functions) or
+/// runnable time (host work), or the invocation's start-time fair queueing
+/// stamp `fair_key` once cgroup weights differ (0: they do not).
+pub fn queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64, fair_key: u64) -> u64 {
     // SAFETY: pure function over integers.
-    unsafe { alps_host_queue_key(is_func, inv_start_ns, runnable_at_ns) }
+    unsafe { alps_host_queue_key(is_func, inv_start_ns, runnable_at_ns, fair_key) }
+}
+
+/// A task's weight so far `eff` with one more cgroup level's cpu.weight `w`
+/// folded in (relative to 100; 0: the level has none), clamped.
+pub fn nested_weight(eff: u32, w: u32) -> u32 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_nested_weight(eff, w) }
+}
+
+/// Virtual time, ns, that `ns` of CPU costs a function of weight `weight`.
+pub fn weighted_ns(ns: u64, weight: u32) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_weighted_ns(ns, weight) }
+}
+
+/// Start-time fair queueing stamp of an invocation entering its level: its
+/// function's virtual time, or the stamp last served if that is later (ns).
+pub fn fair_key(func_vtime: u64, served_vtime: u64) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_fair_key(func_vtime, served_vtime) }
+}
+
+/// A function's virtual time, ns, after a task of it stamped `fair_key`
+/// ran `ns` of CPU at weight `weight`.
+pub fn fair_charge(func_vtime: u64, fair_key: u64, ns: u64, weight: u32) -> u64 {
+    // SAFETY: pure function over integers.
+    unsafe { alps_host_fair_charge(func_vtime, fair_key, ns, weight) }
 }
 
 /// Does a wake-up after `slept_ns` asleep end one invocation and start the
@@ -410,8 +443,51 @@ mod tests {
 
     #[test]
     fn queue_keys_age_invocations_and_turn_host_work() {
-        assert_eq!(queue_key(true, 100, 500), 100);
-        assert_eq!(queue_key(false, 100, 500), 500);
+        assert_eq!(queue_key(true, 100, 500, 0), 100);
+        assert_eq!(queue_key(false, 100, 500, 0), 500);
+        // Weighted: the fair stamp for functions, host work unchanged.
+        assert_eq!(queue_key(true, 100, 500, 700), 700);
+        assert_eq!(queue_key(false, 100, 500, 700), 500);
+    }
+
+    #[test]
+    fn nested_weights_multiply_relative_to_the_default() {
+        assert_eq!(nested_weight(100, 25), 25);
+        assert_eq!(nested_weight(25, 200), 50);
+        assert_eq!(nested_weight(40, 0), 40);
+        assert_eq!(nested_weight(1, 1), 1);
+        assert_eq!(nested_weight(1_000_000, 10_000), 1_000_000);
+        assert_eq!(weighted_ns(10 * MS, 25), 40 * MS);
+        assert_eq!(weighted_ns(10 * MS, 400), 10 * MS / 4);
+        assert_eq!(fair_key(5, 9), 9);
+        assert_eq!(fair_key(12, 9), 12);
+        // An idle function's time catches up with its stamp first.
+        assert_eq!(fair_charge(5, 1000, 10, 25), 1040);
+        assert_eq!(fair_charge(2000, 1000, 10, 100), 2010);
+    }
+
+    /// Two functions saturating one CPU at one level, weights 100 and 25,
+    /// invocations of 10 ms and 7 ms: served by stamp, as the BPF program
+    /// does, they get CPU 4:1, whichever arrives first.
+    #[test]
+    fn fair_stamps_share_a_level_by_weight() {
+        let weights = [100u32, 25];
+        let sizes = [10 * MS, 7 * MS];
+        let mut vtime = [0u64; 2];
+        let mut cpu = [0u64; 2];
+        // The BPF program starts the stamps' clock at its load time.
+        let mut served = 3_600_000 * MS;
+        // Each function always has one invocation queued, stamped on entry.
+        let mut stamp = [fair_key(vtime[0], served), fair_key(vtime[1], served)];
+        for _ in 0..5000 {
+            let f = if stamp[0] <= stamp[1] { 0 } else { 1 };
+            served = served.max(stamp[f]);
+            cpu[f] += sizes[f];
+            vtime[f] = fair_charge(vtime[f], stamp[f], sizes[f], weights[f]);
+            stamp[f] = fair_key(vtime[f], served);
+        }
+        let ratio = cpu[1] as f64 / cpu[0] as f64;
+        assert!((ratio - 0.25).abs() < 0.01, "{ratio}");
     }
 
     #[test]

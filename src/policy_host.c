@@ -47,9 +47,29 @@ u64 alps_host_decay(u64 recent_ns, u64 slept_ns, u64 half_life_ns)
 	return alps_decay(recent_ns, slept_ns, half_life_ns);
 }
 
-u64 alps_host_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns)
+u64 alps_host_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns, u64 fair_key)
 {
-	return alps_queue_key(is_func, inv_start_ns, runnable_at_ns);
+	return alps_queue_key(is_func, inv_start_ns, runnable_at_ns, fair_key);
+}
+
+u32 alps_host_nested_weight(u32 eff, u32 w)
+{
+	return alps_nested_weight(eff, w);
+}
+
+u64 alps_host_weighted_ns(u64 ns, u32 weight)
+{
+	return alps_weighted_ns(ns, weight);
+}
+
+u64 alps_host_fair_key(u64 func_vtime, u64 served_vtime)
+{
+	return alps_fair_key(func_vtime, served_vtime);
+}
+
+u64 alps_host_fair_charge(u64 func_vtime, u64 fair_key, u64 ns, u32 weight)
+{
+	return alps_fair_charge(func_vtime, fair_key, ns, weight);
 }
 
 bool alps_host_victim_better(u32 waker_level, u32 level, u64 started_ns, bool have_best,

@@ -169,7 +169,8 @@ impl Alps {
             w.stats.demotions += 1;
         }
         let task = &w.tasks[t];
-        let key = policy::queue_key(true, task.arrival, task.runnable_at);
+        // Simulated functions all have the default cpu.weight: FIFO keys.
+        let key = policy::queue_key(true, task.arrival, task.runnable_at, 0);
         self.levels.insert((policy::queue_vtime(level, key), t));
     }
 }
