@@ -344,7 +344,17 @@ impl<'a> Scheduler<'a> {
                         let raw: Vec<u8> = rec.comm.iter().map(|&c| c as u8).collect();
                         let comm = comm_str(&raw);
                         if let Some(name) = self.settings.pattern.function_of(&comm) {
-                            func_id = self.known.registry.id_of(name)?;
+                            // A full registry leaves the comm untagged (host
+                            // work), as a full one does to a new cgroup.
+                            func_id = match self.known.registry.id_of(name) {
+                                Ok(id) => id,
+                                Err(e) => {
+                                    debug!("comm {comm:?} not tagged: {e:#}");
+                                    0
+                                }
+                            };
+                        }
+                        if func_id != 0 {
                             let key = comm_key(&comm);
                             if self.comms.insert(key, func_id) != Some(func_id) {
                                 self.skel
