@@ -66,6 +66,10 @@ pub enum Cmd {
     /// Internal: burn one CPU until killed (the host-work probes' hog).
     #[command(hide = true)]
     Burn,
+    /// Internal: the weight scenario's load (two saturated functions in
+    /// `--parent`); prints the CPU each got, us, as JSON.
+    #[command(hide = true)]
+    ShareLoad(ShareLoadArgs),
     /// Internal: run the command a host without sched_ext handed to the VM.
     #[command(hide = true)]
     Guest(GuestArgs),
@@ -91,6 +95,11 @@ pub enum VmTest {
     /// one invocation record and each function learns its CPU per request.
     /// Prints the cost of a begin/end pair with and without the uprobes.
     Hints,
+    /// cgroup cpu.weight: two saturated CPU-bound functions with weights
+    /// 100 and 25 under EEVDF, scx_alps and scx_alps
+    /// --ignore-cgroup-weight, interleaved; the light one's CPU over the
+    /// heavy one's per arm, with 95 % confidence intervals.
+    Weight,
 }
 
 #[derive(Args)]
@@ -112,6 +121,16 @@ pub struct VmTestArgs {
     /// arms with `alps-bench ab`'s own defaults).
     #[arg(long, env = "ALPS_EXTRA_FLAGS", default_value = "", allow_hyphen_values = true)]
     pub alps_flags: String,
+    /// Repetitions per arm (weight).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeats: u32,
+}
+
+#[derive(Args)]
+pub struct ShareLoadArgs {
+    /// The cgroup the two function cgroups are in.
+    #[arg(long)]
+    pub parent: PathBuf,
 }
 
 #[derive(Args)]

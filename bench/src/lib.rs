@@ -21,6 +21,7 @@ pub mod lateness;
 pub mod plot;
 pub mod report;
 pub mod runner;
+pub mod share;
 pub mod sim;
 pub mod stats;
 pub mod steal;

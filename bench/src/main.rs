@@ -33,6 +33,10 @@ fn main() {
         Cmd::Agree(a) => cmd::agree::run(a),
         Cmd::Guest(a) => cmd::guest(a),
         Cmd::Vmtest(a) => cmd::vmtest::run(a),
+        Cmd::ShareLoad(a) => {
+            let spec = alps_bench::share::ShareSpec::standard(a.parent);
+            alps_bench::share::generate(&spec).map(|cpu| println!("{}", serde_json::json!(cpu)))
+        }
         Cmd::Burn => loop {
             alps_bench::exec::burn_cpu(1_000_000_000);
         },

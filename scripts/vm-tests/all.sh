@@ -5,7 +5,7 @@ set -uo pipefail
 echo "== VM tests on $(uname -r), $(nproc) CPUs, sched_ext $(scx_state)"
 log="$out/all.log"
 : >"$log"
-for t in ${ALPS_TESTS:-sched churn hints ab integration stress}; do
+for t in ${ALPS_TESTS:-sched churn hints weight ab integration stress}; do
   bash "$(dirname "$0")/$t.sh" 2>&1 | tee -a "$log" | grep -E '^(PASS|FAIL) ' || true
 done
 passed=$(grep -c '^PASS ' "$log" || true)

@@ -22,6 +22,7 @@ pub fn run(a: VmTestArgs) -> Result<()> {
         VmTest::Ab => ("ab-mixed", ab(&a)),
         VmTest::Churn => ("churn", churn(&a)),
         VmTest::Hints => ("hints", hints(&a)),
+        VmTest::Weight => ("weight", weight(&a)),
     };
     match failed {
         Ok(0) => Ok(()),
@@ -422,6 +423,141 @@ fn ab(a: &VmTestArgs) -> Result<usize> {
         Ok(0)
     } else {
         println!("FAIL {name}: {} | {figures}", why.join("; "));
+        Ok(1)
+    }
+}
+
+/// Two saturated functions with cpu.weight 100 and 25
+/// ([`alps_bench::share`]) under EEVDF, scx_alps (alps-io) and scx_alps
+/// --ignore-cgroup-weight, `--repeats` interleaved repetitions; prints the
+/// light function's CPU over the heavy one's per arm. The pass rule
+/// ([`share::share_reasons`]) is on scx_alps; the others are the reference
+/// (EEVDF) and the contrast (weights ignored). Returns the failures.
+fn weight(a: &VmTestArgs) -> Result<usize> {
+    use alps_bench::share::{self, ShareSpec};
+
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let scx_alps = scx_alps_bin(&a.scx_alps)?;
+    let spec = ShareSpec::standard("/sys/fs/cgroup/faas".into());
+    let exe = std::env::current_exe()?;
+    share::prepare(&spec.parent)?;
+    let arms: [(&str, Option<&[&str]>); 3] = [
+        ("eevdf", None),
+        ("alps-io", Some(&[])),
+        ("alps-io-no-weight", Some(&["--ignore-cgroup-weight"])),
+    ];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); arms.len()];
+    let mut stamped: Vec<Option<u64>> = vec![Some(0); arms.len()];
+    let mut errors = Vec::new();
+    for rep in 0..a.repeats as usize {
+        for (i, (arm, flags)) in arms.iter().enumerate() {
+            let sc = match flags {
+                None => None,
+                Some(flags) => {
+                    let mut cmd: Vec<String> = [scx_alps.display().to_string()].into();
+                    cmd.extend(["--stats", "1", "--json", "--learn-interval-ms", "500"].map(String::from));
+                    cmd.extend(flags.iter().map(|f| f.to_string()));
+                    let log = a.out.join(format!("weight-{arm}-{rep}.log"));
+                    match RunningSched::start(&cmd, Some("alps"), &log, Duration::from_secs(60)) {
+                        Ok(sc) => Some(sc),
+                        Err(e) => {
+                            errors.push(format!("{arm} rep {rep}: scx_alps did not attach: {e:#}"));
+                            continue;
+                        }
+                    }
+                }
+            };
+            let run = share::run(&exe, &spec.parent);
+            if let Some(mut sc) = sc {
+                // One more statistics line after the window.
+                std::thread::sleep(Duration::from_millis(1200));
+                if let Err(e) = sc.check_active() {
+                    errors.push(format!("{arm} rep {rep}: {e:#}"));
+                }
+                match stop(sc) {
+                    Ok(m) => {
+                        if let Some(m) = &m {
+                            let busy: Vec<String> = m
+                                .levels
+                                .iter()
+                                .filter(|l| l.enqueued > 0)
+                                .map(|l| format!("{}:{}/{}/{}", l.level, l.enqueued, l.dispatched, l.preempt_kicks))
+                                .collect();
+                            println!(
+                                "INFO weight {arm} rep {rep} scx_alps: stamped {} direct {} kicks {} tick-preempts {} kept {} guard {} demotions {} host {} max wait {:.1} ms by {}; levels enqueued/dispatched/kicks {}",
+                                m.nr_weighted,
+                                m.nr_direct,
+                                m.nr_preempt_kicks,
+                                m.nr_tick_preempts,
+                                m.nr_kept,
+                                m.nr_guard,
+                                m.nr_demotions,
+                                m.nr_host_enqueued,
+                                m.max_wait_ms,
+                                m.max_wait_task,
+                                busy.join(" ")
+                            );
+                            for f in &m.functions {
+                                println!(
+                                    "INFO weight {arm} rep {rep} learned {}: level {} rank {:.1} ms slice {:.1} ms cpu {:.1} ms samples {}",
+                                    f.name, f.level, f.rank_ms, f.slice_ms, f.cpu_ms, f.samples
+                                );
+                            }
+                        }
+                        let n = m.map(|m| m.nr_weighted);
+                        stamped[i] = match (stamped[i], n) {
+                            (Some(s), Some(n)) => Some(s + n),
+                            _ => None,
+                        };
+                    }
+                    Err(e) => errors.push(format!("{arm} rep {rep}: {e}")),
+                }
+            }
+            match run {
+                Ok(cpu) => {
+                    println!(
+                        "INFO weight {arm} rep {rep}: {} {} ms, {} {} ms",
+                        share::FUNCS[0],
+                        cpu[0] / 1000,
+                        share::FUNCS[1],
+                        cpu[1] / 1000
+                    );
+                    ratios[i].extend(share::ratios(&[cpu]));
+                }
+                Err(e) => errors.push(format!("{arm} rep {rep}: {e:#}")),
+            }
+        }
+    }
+    share::cleanup(&spec.parent);
+    let figures: Vec<String> = arms
+        .iter()
+        .zip(&ratios)
+        .map(|((arm, _), r)| format!("{arm} {}", share::figure(r)))
+        .collect();
+    let (m, _) = alps_bench::stats::mean_ci95(&ratios[1]);
+    let goal = if (m - share::target()).abs() <= share::GOAL_TOLERANCE * share::target() {
+        "met"
+    } else {
+        "not met"
+    };
+    let figures = format!(
+        "light/heavy CPU (weights {}:{}, target {}): {}; goal ±{:.0} % {goal}",
+        share::WEIGHTS[0],
+        share::WEIGHTS[1],
+        share::target(),
+        figures.join(", "),
+        share::GOAL_TOLERANCE * 100.0
+    );
+    let mut why = share::share_reasons(&ratios[1], a.repeats as usize, stamped[1]);
+    if stamped[2].is_some_and(|n| n > 0) {
+        why.push("--ignore-cgroup-weight still stamped enqueues by weight".into());
+    }
+    why.extend(errors);
+    if why.is_empty() {
+        println!("PASS weight: {figures}");
+        Ok(0)
+    } else {
+        println!("FAIL weight: {} | {figures}", why.join("; "));
         Ok(1)
     }
 }
