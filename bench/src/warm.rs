@@ -222,7 +222,11 @@ impl<'a> Farm<'a> {
             cold: vec![false; plan.invocations.len()],
         };
         for (f, &n) in plan.functions().into_iter().zip(sizes) {
-            exec::open_cgroup(&cfg.cgroup_parent.join(&f))?;
+            if let Err(e) = exec::open_cgroup(&cfg.cgroup_parent.join(&f)) {
+                // The earlier functions' workers are running: reap them.
+                farm.finish(true);
+                return Err(e);
+            }
             let name = CString::new(f.as_bytes()).unwrap_or_else(|_| CString::new("faas-fn").unwrap());
             let pool = Pool {
                 workers: Vec::new(),
@@ -245,8 +249,16 @@ impl<'a> Farm<'a> {
     fn spawn(&mut self, p: usize) -> Result<()> {
         let (f, _, pool) = &self.pools[p];
         let k = pool.workers.len();
-        let (cg, procs) = exec::open_cgroup(&self.cfg.cgroup_parent.join(f).join(format!("inst{k}")))?;
-        let (rx, tx) = pipe()?;
+        let dir = self.cfg.cgroup_parent.join(f).join(format!("inst{k}"));
+        let (cg, procs) = exec::open_cgroup(&dir)?;
+        // finish() removes the instance cgroups of started workers only.
+        let (rx, tx) = match pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(e);
+            }
+        };
         match exec::fork_into(&cg, &procs) {
             Ok(0) => {
                 // The other workers' request pipes stay open in this one
@@ -269,7 +281,10 @@ impl<'a> Farm<'a> {
                 });
                 Ok(())
             }
-            Err(e) => bail!("cannot start worker {k} of {f}: {e}"),
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                bail!("cannot start worker {k} of {f}: {e}")
+            }
         }
     }
 
@@ -337,11 +352,14 @@ impl<'a> Farm<'a> {
     /// answered, and the run would wait out the drain timeout for it.
     fn check_alive(&mut self) -> Result<()> {
         let mut status = 0;
-        // SAFETY: reaps an exited child of this process, without blocking.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
+        // Worker by worker, never waitpid(-1): another child of this
+        // process is not ours to reap.
+        let Some(pid) = self.pids().into_iter().find(|&pid| {
+            // SAFETY: reaps an exited worker of this process, without blocking.
+            unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == pid }
+        }) else {
             return Ok(());
-        }
+        };
         for (f, _, pool) in &mut self.pools {
             if let Some(w) = pool.workers.iter_mut().find(|w| w.pid == pid) {
                 // Reaped: never signal or wait for that pid again.
