@@ -7,8 +7,9 @@
  * schedule and a slice from recent invocations and writes them into
  * func_policy; this program enforces them:
  *
- * - levels: level 0 first, FIFO inside a level, all in one vtime-ordered
- *   DSQ keyed by (level, FIFO key). A task's level
+ * - levels: level 0 first, FIFO inside a level (by cgroup weight once
+ *   functions' cpu.weight differ: start-time fair queueing), all in one
+ *   vtime-ordered DSQ keyed by (level, key). A task's level
  *   is the half-octave bucket of its rank size: for a learned function the
  *   expected CPU it still needs (its schedule: ALPS's mean stint, or the
  *   Gittins index of the function's sizes under alps-io); for a function
@@ -25,6 +26,8 @@
  * - starvation guard: every sixteenth of --starvation-ms the heads of the
  *   levels are scanned; tasks runnable for half of it move to the guard DSQ,
  *   are served before every level for one tick, and a CPU is preempted.
+ * - cgroups: ops.cgroup_init/cgroup_set_weight keep each cgroup's
+ *   cpu.weight; ops.enqueue() reads the task's.
  * - the loader's own threads run from the guard DSQ: the learner must not be
  *   starved by the load it learns from.
  * - accounting: CPU, runnable wait, blocked time and switch counts per
@@ -84,10 +87,10 @@ u8 func_outgrown[ALPS_MAX_FUNCS];
  * cgroup weights (include/policy.h, alps_fair_key()). weight_gen is bumped
  * whenever a cgroup's cpu.weight changes, so tasks recompute theirs.
  * weighted is set once a function's task has a weight other than the
- * default, and stays set: from then on invocations of a level are ordered by
- * start-time fair queueing stamps. func_vtime: each function's virtual time,
- * ns; served_vtime: the stamp last put on a CPU (start: the load time, so
- * that stamps and host work's runnable times begin on one clock).
+ * default, and stays set: from then on each level is served by start-time
+ * fair queueing stamps. func_vtime: each function's virtual time;
+ * served_vtime: the stamp last put on a CPU, started at the wall time when
+ * weighted turns on (virtual ns, alps_weighted_ns()).
  */
 volatile u64 weight_gen;
 bool weighted;
@@ -131,17 +134,17 @@ struct task_ctx {
 	u64 blocked_ns;
 	u64 nvcsw;
 	u64 nivcsw;
-	bool guarded;		       /* moved to the guard DSQ: not preemptible this stint */
-	bool in_levels;		       /* inserted into the levels' DSQ since its last stint */
-	bool sync_wake;		       /* the pending wake-up is synchronous (SCX_WAKE_SYNC) */
-	bool reported;		       /* invocation record already sent */
-	bool hinted;		       /* has called alps_invocation_begin(): no lifetime record */
-	bool in_hint;		       /* inside a hinted invocation: func_id is the hint's */
-	u8 src;			       /* enum alps_inv_source of the current invocation */
-	u32 weight;		       /* cpu.weight of its cgroups (alps_nested_weight()) */
-	u64 weight_cset;	       /* css_set the weight was computed for */
-	u64 weight_gen;		       /* weight_gen at that computation */
-	u64 fair_key;		       /* its start-time fair queueing stamp (weighted) */
+	bool guarded;	 /* moved to the guard DSQ: not preemptible this stint */
+	bool in_levels;	 /* inserted into the levels' DSQ since its last stint */
+	bool sync_wake;	 /* the pending wake-up is synchronous (SCX_WAKE_SYNC) */
+	bool reported;	 /* invocation record already sent */
+	bool hinted;	 /* has called alps_invocation_begin(): no lifetime record */
+	bool in_hint;	 /* inside a hinted invocation: func_id is the hint's */
+	u8 src;		 /* enum alps_inv_source of the current invocation */
+	u32 weight;	 /* its cpu cgroup's cpu.weight, 1..10000 (100: default) */
+	u64 weight_cset; /* css_set the weight was computed for */
+	u64 weight_gen;	 /* weight_gen at that computation */
+	u64 fair_key;	 /* its invocation's fair queueing stamp, virtual ns (0: none) */
 	char hint_name[ALPS_COMM_LEN]; /* function named by the open hint */
 };
 
@@ -277,7 +280,7 @@ static const struct alps_func_policy *lookup_policy(u32 func_id)
  * case costs one load: the task's css_set pointer, which changes whenever the
  * task moves between cgroups.
  */
-static void refresh_tag(const struct task_struct *p, struct task_ctx *tctx)
+static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 gen = tag_gen;
 	u32 *func;
@@ -306,50 +309,23 @@ static void refresh_tag(const struct task_struct *p, struct task_ctx *tctx)
 		func = bpf_map_lookup_elem(&cgrp_func, &tctx->cgid);
 	}
 	tctx->tag_gen = gen;
+	/* A stamp is its function's: a task moved to another one gets a new one. */
+	if ((func ? *func : ALPS_FUNC_UNKNOWN) != tctx->func_id)
+		tctx->fair_key = 0;
 	tctx->func_id = func ? *func : ALPS_FUNC_UNKNOWN;
 }
 
 /*
- * The weight of the cgroup @cgid: the product of the cpu.weight of it and of
- * its ancestors down from the root (alps_nested_weight()). A global function
- * so that the verifier checks its loop once. Cgroups without the cpu
- * controller have no cpu.weight and count as the default.
+ * Recompute the task's weight, its cpu cgroup's cpu.weight (the cgroup
+ * whose cpu.* files govern it), if it moved to another cgroup or a weight
+ * changed since. From ops.enqueue() only: scx_bpf_task_cgroup() is allowed
+ * on the task a callback runs for, and uprobes may not call cgroup kfuncs.
  */
-__noinline u32 alps_cgroup_weight(u64 cgid)
-{
-	u32 w = ALPS_WEIGHT_DFL, i, depth;
-	struct cgroup *cg;
-
-	cg = bpf_cgroup_from_id(cgid);
-	if (!cg)
-		return w;
-	depth = cg->level;
-	bpf_for(i, 1, ALPS_WEIGHT_DEPTH + 1) {
-		struct cgroup *anc;
-		struct cgrp_ctx *cc;
-
-		if (i > depth)
-			break;
-		anc = bpf_cgroup_ancestor(cg, i);
-		if (!anc)
-			break;
-		cc = bpf_cgrp_storage_get(&cgrp_ctx_stor, anc, 0, 0);
-		if (cc)
-			w = alps_nested_weight(w, cc->weight);
-		bpf_cgroup_release(anc);
-	}
-	bpf_cgroup_release(cg);
-	return w;
-}
-
-/*
- * Recompute the task's weight if it moved to another cgroup or a cpu.weight
- * changed since the last computation; the first function task whose weight
- * is not the default turns weighted ordering on.
- */
-static void refresh_weight(const struct task_struct *p, struct task_ctx *tctx)
+static void refresh_weight(struct task_struct *p, struct task_ctx *tctx)
 {
 	u64 cset, gen = weight_gen;
+	struct cgrp_ctx *cc;
+	struct cgroup *cg;
 
 	if (ignore_weight || (p->flags & PF_KTHREAD))
 		return;
@@ -358,16 +334,14 @@ static void refresh_weight(const struct task_struct *p, struct task_ctx *tctx)
 		return;
 	tctx->weight_cset = cset;
 	tctx->weight_gen = gen;
-	tctx->weight = alps_cgroup_weight(BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id));
-	if (tctx->weight != ALPS_WEIGHT_DFL && tctx->func_id != ALPS_FUNC_UNKNOWN && !weighted)
-		weighted = true;
-}
-
-/* The task's function, then its weight (which depends on the function). */
-static void refresh_func(const struct task_struct *p, struct task_ctx *tctx)
-{
-	refresh_tag(p, tctx);
-	refresh_weight(p, tctx);
+	tctx->weight = ALPS_WEIGHT_DFL;
+	cg = scx_bpf_task_cgroup(p);
+	if (!cg)
+		return;
+	cc = bpf_cgrp_storage_get(&cgrp_ctx_stor, cg, 0, 0);
+	if (cc && cc->weight)
+		tctx->weight = cc->weight;
+	bpf_cgroup_release(cg);
 }
 
 /*
@@ -489,14 +463,16 @@ static u64 task_slice(const struct task_ctx *tctx, u32 level)
  * The task's key inside its level. With weights on, an invocation is
  * stamped once, when it first enters the queue (alps_fair_key()), and keeps
  * its stamp through preemptions and sleeps, as it keeps its start under
- * FIFO: a preempted invocation comes back at a better level, out of stamp
- * order, and a fresh stamp would carry the served clock past every waiting
- * one.
+ * FIFO: it comes back out of stamp order (at whatever level it has
+ * reached), and a fresh stamp would carry the served clock past every
+ * waiting one. Host work takes the stamp served when it enters the queue.
  */
 static u64 queue_key(struct task_ctx *tctx, struct alps_stats *st)
 {
-	if (!weighted || !is_func(tctx))
+	if (!weighted)
 		return alps_queue_key(is_func(tctx), tctx->inv_start, tctx->runnable_at, 0);
+	if (!is_func(tctx))
+		return alps_queue_key(false, tctx->inv_start, tctx->runnable_at, served_vtime);
 	if (!tctx->fair_key) {
 		tctx->fair_key = alps_fair_key(func_vtime[tctx->func_id & (ALPS_MAX_FUNCS - 1)],
 					       served_vtime);
@@ -504,6 +480,30 @@ static u64 queue_key(struct task_ctx *tctx, struct alps_stats *st)
 			st->nr_weighted++;
 	}
 	return alps_queue_key(true, tctx->inv_start, tctx->runnable_at, tctx->fair_key);
+}
+
+/*
+ * Charge @delta ns of CPU of a function's task to its function's virtual
+ * time (alps_fair_charge()). Not atomic: two CPUs charging one function at
+ * the same instant may lose one of the two stints' charges.
+ */
+static void charge_fair(struct task_ctx *tctx, u64 delta)
+{
+	u64 *fv;
+
+	if (!weighted || !delta || !is_func(tctx))
+		return;
+	fv = &func_vtime[tctx->func_id & (ALPS_MAX_FUNCS - 1)];
+	*fv = alps_fair_charge(*fv, tctx->fair_key, delta, tctx->weight, nr_cpus);
+}
+
+/* The first function task with a weight other than the default turns weights on. */
+static void maybe_start_weighted(const struct task_ctx *tctx, u64 now)
+{
+	if (weighted || !is_func(tctx) || !tctx->weight || tctx->weight == ALPS_WEIGHT_DFL)
+		return;
+	served_vtime = now;
+	weighted = true;
 }
 
 static void insert_level(struct task_struct *p, struct task_ctx *tctx, u32 level, u64 enq_flags)
@@ -735,9 +735,12 @@ static void start_invocation(struct task_ctx *tctx, u64 now, u32 src)
 	tctx->nivcsw = 0;
 	tctx->progress_level = 0;
 	tctx->reported = false;
-	tctx->fair_key = 0;
-	if (tctx->running_at)
+	if (tctx->running_at && now > tctx->running_at) {
+		/* The stint so far belongs to the invocation that ended. */
+		charge_fair(tctx, now - tctx->running_at);
 		tctx->running_at = now;
+	}
+	tctx->fair_key = 0;
 }
 
 /*
@@ -822,6 +825,8 @@ void BPF_STRUCT_OPS(alps_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	refresh_func(p, tctx);
+	refresh_weight(p, tctx);
+	maybe_start_weighted(tctx, now);
 	/* select_cpu() does not run for every wake-up: use its flag once. */
 	sync = tctx->sync_wake;
 	tctx->sync_wake = false;
@@ -1069,15 +1074,7 @@ void BPF_STRUCT_OPS(alps_stopping, struct task_struct *p, bool runnable)
 	tctx->burst_ns += delta;
 	if (!is_func(tctx))
 		tctx->recent_ns += scale_by_task_weight_inverse(p, delta);
-	else if (weighted && delta) {
-		u64 *fv = &func_vtime[tctx->func_id & (ALPS_MAX_FUNCS - 1)];
-
-		/*
-		 * Not atomic: two CPUs stopping tasks of one function within
-		 * the same few ns may lose one charge, a rounding error.
-		 */
-		*fv = alps_fair_charge(*fv, tctx->fair_key, delta, tctx->weight);
-	}
+	charge_fair(tctx, delta);
 	tctx->running_at = 0;
 	tctx->guarded = false;
 	/* A hinted thread between its requests is in no invocation. */
@@ -1255,11 +1252,14 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(alps_cgroup_init, struct cgroup *cgrp,
 {
 	struct cgrp_ctx *cc;
 
+	/*
+	 * A new cgroup has no task yet (a task moving in changes its css_set,
+	 * which refresh_weight() notices): no weight_gen bump.
+	 */
 	cc = bpf_cgrp_storage_get(&cgrp_ctx_stor, cgrp, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	/* Without storage the cgroup counts as the default weight: no error. */
 	if (cc)
 		cc->weight = args->weight;
-	__sync_fetch_and_add(&weight_gen, 1);
 	return 0;
 }
 
@@ -1268,8 +1268,9 @@ void BPF_STRUCT_OPS(alps_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 	struct cgrp_ctx *cc;
 
 	cc = bpf_cgrp_storage_get(&cgrp_ctx_stor, cgrp, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (cc)
-		cc->weight = weight;
+	if (!cc || cc->weight == weight)
+		return;
+	cc->weight = weight;
 	__sync_fetch_and_add(&weight_gen, 1);
 }
 

@@ -65,16 +65,8 @@ enum alps_consts {
 	ALPS_GUARD_SCAN_MAX = 1024,
 	/* Level of "no sched_ext task on this CPU" (never preempted by us). */
 	ALPS_LEVEL_NONE = 0xffff,
-	/* cgroup v2 cpu.weight: the default (CGROUP_WEIGHT_DFL) and the range. */
+	/* cgroup v2 cpu.weight: the default (CGROUP_WEIGHT_DFL). */
 	ALPS_WEIGHT_DFL = 100,
-	ALPS_WEIGHT_MIN = 1,
-	ALPS_WEIGHT_MAX = 10000,
-	/*
-	 * cgroup levels below the root whose cpu.weight a task's weight
-	 * multiplies (policy.h, alps_nested_weight()); deeper ones are
-	 * ignored. Kubernetes' container cgroups are at level 4 or 5.
-	 */
-	ALPS_WEIGHT_DEPTH = 8,
 };
 
 /* Flags of struct alps_func_policy. */

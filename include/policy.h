@@ -232,76 +232,65 @@ ALPS_INLINE bool alps_idle_gap_ends(u64 slept_ns, u64 gap_ns, bool is_func, bool
 }
 
 /*
- * Queue key inside a level (FIFO): function invocations by their start, so
+ * Queue key inside a level. FIFO: function invocations by their start, so
  * that among invocations of a level the oldest finishes first (SRPT among
  * equals) and keeps its place through preemptions and the guard's stints
  * (under overload SRPT's gain comes from finishing jobs one at a time);
- * work of no function by when it became runnable (equals take turns).
- * @fair_key: the invocation's start-time fair queueing stamp once cgroup
- * weights differ (alps_fair_key()), 0 while they do not.
+ * work of no function by when it became runnable (equals take turns). Once
+ * cgroup weights differ (@fair_key not 0): the fair queueing stamp, for an
+ * invocation its own (alps_fair_key()), for work of no function the stamp
+ * served when it enters the queue, as a function that used nothing.
  */
 ALPS_INLINE u64 alps_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns, u64 fair_key)
 {
-	if (!is_func)
-		return runnable_at_ns;
-	return fair_key ? fair_key : inv_start_ns;
+	if (fair_key)
+		return fair_key;
+	return is_func ? inv_start_ns : runnable_at_ns;
 }
 
 /*
- * cgroup cpu.weight (Docker's --cpu-shares, Kubernetes' CPU requests).
- * Weights are relative among sibling cgroups, as under EEVDF; a task's
- * weight is the product of the cpu.weight of its cgroup and of each ancestor
- * up to ALPS_WEIGHT_DEPTH levels below the root, each relative to
- * ALPS_WEIGHT_DFL: alps_nested_weight() folds one level in (@eff so far,
- * @w that level's cpu.weight, 0: the level has none), clamped to
- * [ALPS_WEIGHT_MIN, ALPS_WEIGHT_MAX x ALPS_WEIGHT_DFL].
+ * cgroup cpu.weight (Docker's --cpu-shares; Kubernetes sets it from CPU
+ * requests): a task's weight is its cpu cgroup's cpu.weight, 1..10000,
+ * 100 the default. It acts where the learned order leaves a choice: among
+ * invocations of one level. While every function's weight is the default
+ * the level is FIFO (alps_queue_key()); once one differs, the level is
+ * served by start-time fair queueing between functions (Goyal, Vin and
+ * Cheng, "Start-time Fair Queueing", SIGCOMM 1996): an invocation entering
+ * the queue for the first time is stamped with the later of its function's
+ * virtual time and the stamp last served (alps_fair_key()) and keeps that
+ * stamp; stamps are served in order; a function's virtual time advances
+ * from the stamp of its running invocation by the CPU it gets over its
+ * weight (alps_fair_charge()). Functions saturating a level then start
+ * invocations in proportion to their weights, and a function that was idle
+ * starts level with the one served, not ahead by what it did not use.
+ *
+ * Units: virtual ns, CPU ns divided by weight x nr_cpus (floored), so that
+ * the virtual clock never runs faster than wall time (a weight-1 function
+ * on every CPU) and its 56 bits in the DSQ key last as long as a wall
+ * clock's.
  */
-ALPS_INLINE u32 alps_nested_weight(u32 eff, u32 w)
+ALPS_INLINE u64 alps_weighted_ns(u64 ns, u32 weight, u32 nr_cpus)
 {
-	u64 v;
+	u64 d = (u64)(weight ? weight : ALPS_WEIGHT_DFL) * (nr_cpus ? nr_cpus : 1);
 
-	if (!w)
-		return eff;
-	v = (u64)eff * w / ALPS_WEIGHT_DFL;
-	if (v < ALPS_WEIGHT_MIN)
-		v = ALPS_WEIGHT_MIN;
-	if (v > (u64)ALPS_WEIGHT_MAX * ALPS_WEIGHT_DFL)
-		v = (u64)ALPS_WEIGHT_MAX * ALPS_WEIGHT_DFL;
-	return (u32)v;
+	return ns / d;
 }
 
-/*
- * Weights act where the learned order leaves a choice: among invocations
- * of one level. While every function's weight is the default the level is
- * FIFO (alps_queue_key()); once one differs, invocations of a level are
- * ordered by start-time fair queueing between functions (Goyal, Vin and
- * Cheng, "Start-time Fair Queueing", SIGCOMM 1996): a function's virtual
- * time advances by its CPU divided by its relative weight
- * (alps_weighted_ns()), an invocation entering the queue is stamped with
- * the larger of its function's virtual time and the stamp last put on a CPU
- * (alps_fair_key()), and stamps are served in order. Functions saturating a
- * level then get CPU in proportion to their weights; a function that was
- * idle starts level with the one served, not ahead by what it did not use.
- */
-ALPS_INLINE u64 alps_weighted_ns(u64 ns, u32 weight)
-{
-	return weight ? ns * ALPS_WEIGHT_DFL / weight : ns;
-}
-
+/* Stamp, virtual ns, of an invocation entering its level's queue. */
 ALPS_INLINE u64 alps_fair_key(u64 func_vtime, u64 served_vtime)
 {
 	return func_vtime > served_vtime ? func_vtime : served_vtime;
 }
 
 /*
- * A function's virtual time after a task of it, stamped @fair_key, ran
- * @ns of CPU at weight @weight: from its stamp on if the function's time
- * was behind it (the function was idle), so an idle function's time
- * catches up with the clock the stamps run on.
+ * A function's virtual time after its invocation stamped @fair_key ran
+ * @ns of CPU at weight @weight on a host of @nr_cpus CPUs: from the stamp
+ * on if the function's time was behind it (the function was idle).
  */
-ALPS_INLINE u64 alps_fair_charge(u64 func_vtime, u64 fair_key, u64 ns, u32 weight)
+ALPS_INLINE u64 alps_fair_charge(u64 func_vtime, u64 fair_key, u64 ns, u32 weight, u32 nr_cpus)
 {
-	return (func_vtime > fair_key ? func_vtime : fair_key) + alps_weighted_ns(ns, weight);
+	return (func_vtime > fair_key ? func_vtime : fair_key) +
+	       alps_weighted_ns(ns, weight, nr_cpus);
 }
 
 /*

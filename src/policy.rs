@@ -24,10 +24,9 @@ unsafe extern "C" {
     fn alps_host_task_slice(pol: *const alps_func_policy, level: u32, dflt_ns: u64, min_ns: u64, max_ns: u64) -> u64;
     fn alps_host_decay(recent_ns: u64, slept_ns: u64, half_life_ns: u64) -> u64;
     fn alps_host_queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64, fair_key: u64) -> u64;
-    fn alps_host_nested_weight(eff: u32, w: u32) -> u32;
-    fn alps_host_weighted_ns(ns: u64, weight: u32) -> u64;
+    fn alps_host_weighted_ns(ns: u64, weight: u32, nr_cpus: u32) -> u64;
     fn alps_host_fair_key(func_vtime: u64, served_vtime: u64) -> u64;
-    fn alps_host_fair_charge(func_vtime: u64, fair_key: u64, ns: u64, weight: u32) -> u64;
+    fn alps_host_fair_charge(func_vtime: u64, fair_key: u64, ns: u64, weight: u32, nr_cpus: u32) -> u64;
     fn alps_host_idle_gap_ends(slept_ns: u64, gap_ns: u64, is_func: bool, hinted: bool) -> bool;
     fn alps_host_queue_vtime(level: u32, key_ns: u64) -> u64;
     fn alps_host_vtime_level(vtime: u64) -> u32;
@@ -137,31 +136,27 @@ pub fn queue_key(is_func: bool, inv_start_ns: u64, runnable_at_ns: u64, fair_key
     unsafe { alps_host_queue_key(is_func, inv_start_ns, runnable_at_ns, fair_key) }
 }
 
-/// A task's weight so far `eff` with one more cgroup level's cpu.weight `w`
-/// folded in (relative to 100; 0: the level has none), clamped.
-pub fn nested_weight(eff: u32, w: u32) -> u32 {
+/// Virtual time, virtual ns, that `ns` of CPU costs a function of cgroup
+/// weight `weight` (1..10000, 100 the default; 0 counts as 100) on a host
+/// of `nr_cpus` CPUs: `ns / (weight x nr_cpus)`, floored.
+pub fn weighted_ns(ns: u64, weight: u32, nr_cpus: u32) -> u64 {
     // SAFETY: pure function over integers.
-    unsafe { alps_host_nested_weight(eff, w) }
-}
-
-/// Virtual time, ns, that `ns` of CPU costs a function of weight `weight`.
-pub fn weighted_ns(ns: u64, weight: u32) -> u64 {
-    // SAFETY: pure function over integers.
-    unsafe { alps_host_weighted_ns(ns, weight) }
+    unsafe { alps_host_weighted_ns(ns, weight, nr_cpus) }
 }
 
 /// Start-time fair queueing stamp of an invocation entering its level: its
-/// function's virtual time, or the stamp last served if that is later (ns).
+/// function's virtual time, or the stamp last served if that is later
+/// (virtual ns).
 pub fn fair_key(func_vtime: u64, served_vtime: u64) -> u64 {
     // SAFETY: pure function over integers.
     unsafe { alps_host_fair_key(func_vtime, served_vtime) }
 }
 
-/// A function's virtual time, ns, after a task of it stamped `fair_key`
-/// ran `ns` of CPU at weight `weight`.
-pub fn fair_charge(func_vtime: u64, fair_key: u64, ns: u64, weight: u32) -> u64 {
+/// A function's virtual time, virtual ns, after its invocation stamped
+/// `fair_key` ran `ns` of CPU at weight `weight` on `nr_cpus` CPUs.
+pub fn fair_charge(func_vtime: u64, fair_key: u64, ns: u64, weight: u32, nr_cpus: u32) -> u64 {
     // SAFETY: pure function over integers.
-    unsafe { alps_host_fair_charge(func_vtime, fair_key, ns, weight) }
+    unsafe { alps_host_fair_charge(func_vtime, fair_key, ns, weight, nr_cpus) }
 }
 
 /// Does a wake-up after `slept_ns` asleep end one invocation and start the
@@ -445,25 +440,23 @@ mod tests {
     fn queue_keys_age_invocations_and_turn_host_work() {
         assert_eq!(queue_key(true, 100, 500, 0), 100);
         assert_eq!(queue_key(false, 100, 500, 0), 500);
-        // Weighted: the fair stamp for functions, host work unchanged.
+        // Weighted: the fair stamp, for host work the one it was given.
         assert_eq!(queue_key(true, 100, 500, 700), 700);
-        assert_eq!(queue_key(false, 100, 500, 700), 500);
+        assert_eq!(queue_key(false, 100, 500, 700), 700);
     }
 
     #[test]
-    fn nested_weights_multiply_relative_to_the_default() {
-        assert_eq!(nested_weight(100, 25), 25);
-        assert_eq!(nested_weight(25, 200), 50);
-        assert_eq!(nested_weight(40, 0), 40);
-        assert_eq!(nested_weight(1, 1), 1);
-        assert_eq!(nested_weight(1_000_000, 10_000), 1_000_000);
-        assert_eq!(weighted_ns(10 * MS, 25), 40 * MS);
-        assert_eq!(weighted_ns(10 * MS, 400), 10 * MS / 4);
+    fn charges_are_cpu_over_weight_and_cpus() {
+        assert_eq!(weighted_ns(10 * MS, 100, 2), 50_000);
+        assert_eq!(weighted_ns(10 * MS, 25, 2), 200_000);
+        // The clock's fastest: weight 1 on every CPU, as fast as wall time.
+        assert_eq!(weighted_ns(10 * MS, 1, 1), 10 * MS);
+        assert_eq!(weighted_ns(10 * MS, 0, 0), 100_000);
         assert_eq!(fair_key(5, 9), 9);
         assert_eq!(fair_key(12, 9), 12);
         // An idle function's time catches up with its stamp first.
-        assert_eq!(fair_charge(5, 1000, 10, 25), 1040);
-        assert_eq!(fair_charge(2000, 1000, 10, 100), 2010);
+        assert_eq!(fair_charge(5, 1000, 100, 25, 2), 1002);
+        assert_eq!(fair_charge(2000, 1000, 100, 50, 2), 2001);
     }
 
     /// Two functions saturating one CPU at one level, weights 100 and 25,
@@ -475,7 +468,7 @@ mod tests {
         let sizes = [10 * MS, 7 * MS];
         let mut vtime = [0u64; 2];
         let mut cpu = [0u64; 2];
-        // The BPF program starts the stamps' clock at its load time.
+        // The BPF program starts the stamps' clock at the wall time.
         let mut served = 3_600_000 * MS;
         // Each function always has one invocation queued, stamped on entry.
         let mut stamp = [fair_key(vtime[0], served), fair_key(vtime[1], served)];
@@ -483,7 +476,7 @@ mod tests {
             let f = if stamp[0] <= stamp[1] { 0 } else { 1 };
             served = served.max(stamp[f]);
             cpu[f] += sizes[f];
-            vtime[f] = fair_charge(vtime[f], stamp[f], sizes[f], weights[f]);
+            vtime[f] = fair_charge(vtime[f], stamp[f], sizes[f], weights[f], 2);
             stamp[f] = fair_key(vtime[f], served);
         }
         let ratio = cpu[1] as f64 / cpu[0] as f64;

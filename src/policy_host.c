@@ -52,14 +52,9 @@ u64 alps_host_queue_key(bool is_func, u64 inv_start_ns, u64 runnable_at_ns, u64 
 	return alps_queue_key(is_func, inv_start_ns, runnable_at_ns, fair_key);
 }
 
-u32 alps_host_nested_weight(u32 eff, u32 w)
+u64 alps_host_weighted_ns(u64 ns, u32 weight, u32 nr_cpus)
 {
-	return alps_nested_weight(eff, w);
-}
-
-u64 alps_host_weighted_ns(u64 ns, u32 weight)
-{
-	return alps_weighted_ns(ns, weight);
+	return alps_weighted_ns(ns, weight, nr_cpus);
 }
 
 u64 alps_host_fair_key(u64 func_vtime, u64 served_vtime)
@@ -67,9 +62,9 @@ u64 alps_host_fair_key(u64 func_vtime, u64 served_vtime)
 	return alps_fair_key(func_vtime, served_vtime);
 }
 
-u64 alps_host_fair_charge(u64 func_vtime, u64 fair_key, u64 ns, u32 weight)
+u64 alps_host_fair_charge(u64 func_vtime, u64 fair_key, u64 ns, u32 weight, u32 nr_cpus)
 {
-	return alps_fair_charge(func_vtime, fair_key, ns, weight);
+	return alps_fair_charge(func_vtime, fair_key, ns, weight, nr_cpus);
 }
 
 bool alps_host_victim_better(u32 waker_level, u32 level, u64 started_ns, bool have_best,
