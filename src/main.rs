@@ -99,6 +99,10 @@ impl<'a> Scheduler<'a> {
             .map_err(load_err)?;
 
         skel.struct_ops.alps_ops_mut().exit_dump_len = opts.exit_dump_len;
+        // 6.12-7.0 warn that cpu.weight is ignored unless the scheduler says
+        // it implements it; later kernels dropped the flag.
+        skel.struct_ops.alps_ops_mut().flags |=
+            scx_utils::compat::read_enum("scx_ops_flags", "SCX_OPS_HAS_CGROUP_WEIGHT").unwrap_or(0);
         let rodata = skel.maps.rodata_data.as_mut().context("BPF rodata missing")?;
         rodata.slice_dfl_ns = settings.slice_dfl_ns;
         rodata.slice_min_ns = settings.learner.slice_min_ns;
