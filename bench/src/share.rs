@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 
 use std::process::{Command, Stdio};
 
-use crate::exec::{burn_cpu, fork_into, lock_memory, open_cgroup, set_realtime};
+use crate::exec::{ExecConfig, burn_cpu, fork_into, lock_memory, open_cgroup, set_realtime};
 use crate::stats::mean_ci95;
 
 /// The cpu.weight of the heavy and the light function (the light one has a
@@ -76,7 +76,7 @@ fn usage_us(cg: &Path) -> Result<u64> {
 }
 
 /// Enables the cpu controller for `parent`'s children and creates the two
-/// function cgroups with their weights. Errors name the file that refused
+/// function cgroups at the default weight. Errors name the file that refused
 /// (a kernel without the cpu controller, a parent holding processes).
 pub fn prepare(parent: &Path) -> Result<()> {
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create cgroup {}", parent.display()))?;
@@ -103,10 +103,17 @@ pub fn prepare(parent: &Path) -> Result<()> {
             })?;
         }
     }
-    for (f, w) in FUNCS.iter().zip(WEIGHTS) {
-        let dir = parent.join(f);
-        open_cgroup(&dir)?;
-        let file = dir.join("cpu.weight");
+    for f in FUNCS {
+        open_cgroup(&parent.join(f))?;
+    }
+    set_weights(parent, [100, 100])
+}
+
+/// Writes the two function cgroups' cpu.weight (while a scheduler runs:
+/// the change reaches it through ops.cgroup_set_weight).
+pub fn set_weights(parent: &Path, weights: [u32; 2]) -> Result<()> {
+    for (f, w) in FUNCS.iter().zip(weights) {
+        let file = parent.join(f).join("cpu.weight");
         std::fs::write(&file, w.to_string()).with_context(|| format!("cannot write {}", file.display()))?;
     }
     Ok(())
@@ -130,7 +137,7 @@ pub fn cleanup(parent: &Path) {
 ///
 /// Errors when a cgroup cannot be opened or read, or a fork fails.
 pub fn generate(spec: &ShareSpec) -> Result<[u64; 2]> {
-    if let Err(e) = set_realtime(GENERATOR_RT_PRIO) {
+    if let Err(e) = set_realtime(ExecConfig::default().rt_priority.unwrap_or(10)) {
         log::warn!("cannot run the share generator SCHED_FIFO ({e}): spawns may lag");
     }
     if let Err(e) = lock_memory() {
@@ -194,9 +201,6 @@ pub fn generate(spec: &ShareSpec) -> Result<[u64; 2]> {
     result
 }
 
-/// SCHED_FIFO priority of the generator (below the kernel's threaded IRQs).
-const GENERATOR_RT_PRIO: i32 = 10;
-
 /// Runs [`generate`] with the standard spec in a fresh `exe share-load`
 /// process (the caller may have threads): the CPU, us, per function.
 ///
@@ -245,11 +249,19 @@ pub fn figure(ratios: &[f64]) -> String {
     }
 }
 
-/// Why the weighted scx_alps arm fails (empty: it passes): its mean ratio
-/// outside [`PASS_TOLERANCE`] of [`target`], a missing repetition, or no
-/// enqueue stamped by weight (`nr_weighted`, from its statistics).
-pub fn share_reasons(ratios: &[f64], reps: usize, nr_weighted: Option<u64>) -> Vec<String> {
+/// Why the weight scenario fails (empty: it passes): the weighted scx_alps
+/// arm's mean ratio outside [`PASS_TOLERANCE`] of [`target`], a missing
+/// repetition, or no invocation stamped by weight (`nr_weighted`, from its
+/// statistics); or the arm ignoring weights (`ignored`) within twice the
+/// target, so that the weights are not shown to cause the share.
+pub fn share_reasons(ratios: &[f64], reps: usize, nr_weighted: Option<u64>, ignored: &[f64]) -> Vec<String> {
     let mut why = Vec::new();
+    let (mi, _) = mean_ci95(ignored);
+    if !(mi.is_finite() && mi > 2.0 * target()) {
+        why.push(format!(
+            "with --ignore-cgroup-weight light/heavy CPU is {mi:.3}: no contrast with the weighted arm"
+        ));
+    }
     if ratios.len() < reps {
         why.push(format!("{} of {reps} repetitions measured", ratios.len()));
     }
@@ -288,11 +300,17 @@ mod tests {
 
     #[test]
     fn the_pass_rule_wants_the_weights_and_stamps() {
-        assert!(share_reasons(&[0.24, 0.26, 0.25], 3, Some(10)).is_empty());
+        let fifo = [1.1, 0.9, 1.0];
+        assert!(share_reasons(&[0.24, 0.26, 0.25], 3, Some(10), &fifo).is_empty());
         // Weights ignored: equal shares.
-        assert_eq!(share_reasons(&[1.0, 0.98, 1.02], 3, Some(10)).len(), 1);
+        assert_eq!(share_reasons(&[1.0, 0.98, 1.02], 3, Some(10), &fifo).len(), 1);
         // Right shares but no stamps: not our mechanism.
-        assert_eq!(share_reasons(&[0.25, 0.25, 0.25], 3, Some(0)).len(), 1);
-        assert_eq!(share_reasons(&[0.25, 0.25], 3, None).len(), 2);
+        assert_eq!(share_reasons(&[0.25, 0.25, 0.25], 3, Some(0), &fifo).len(), 1);
+        assert_eq!(share_reasons(&[0.25, 0.25], 3, None, &fifo).len(), 2);
+        // The same share without weights: the weights caused nothing.
+        assert_eq!(
+            share_reasons(&[0.25, 0.25, 0.25], 3, Some(10), &[0.3, 0.25, 0.28]).len(),
+            1
+        );
     }
 }

@@ -438,7 +438,7 @@ fn weight(a: &VmTestArgs) -> Result<usize> {
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     let scx_alps = scx_alps_bin(&a.scx_alps)?;
-    let spec = ShareSpec::standard("/sys/fs/cgroup/faas".into());
+    let spec = ShareSpec::standard(alps_bench::exec::ExecConfig::default().cgroup_parent);
     let exe = std::env::current_exe()?;
     share::prepare(&spec.parent)?;
     let arms: [(&str, Option<&[&str]>); 3] = [
@@ -467,7 +467,10 @@ fn weight(a: &VmTestArgs) -> Result<usize> {
                     }
                 }
             };
-            let run = share::run(&exe, &spec.parent);
+            // Set once the scheduler runs, so the change reaches it as
+            // ops.cgroup_set_weight (the cgroups start at 100 each).
+            let run = share::set_weights(&spec.parent, share::WEIGHTS).and_then(|_| share::run(&exe, &spec.parent));
+            let _ = share::set_weights(&spec.parent, [100, 100]);
             if let Some(mut sc) = sc {
                 // One more statistics line after the window.
                 std::thread::sleep(Duration::from_millis(1200));
@@ -548,7 +551,7 @@ fn weight(a: &VmTestArgs) -> Result<usize> {
         figures.join(", "),
         share::GOAL_TOLERANCE * 100.0
     );
-    let mut why = share::share_reasons(&ratios[1], a.repeats as usize, stamped[1]);
+    let mut why = share::share_reasons(&ratios[1], a.repeats as usize, stamped[1], &ratios[2]);
     if stamped[2].is_some_and(|n| n > 0) {
         why.push("--ignore-cgroup-weight still stamped enqueues by weight".into());
     }
