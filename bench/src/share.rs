@@ -44,14 +44,16 @@ impl ShareSpec {
     /// waiting, so a freed CPU has a choice to make: with one in flight
     /// per CPU it takes whatever waits; with more, the light function's
     /// invocations wait past half the starvation bound and the guard,
-    /// not the weights, starts them), 16 ms invocations (about 17 ms of
-    /// CPU with fork and exit: inside one level, 16-24 ms), 2 s warm-up,
-    /// 6 s window.
+    /// not the weights, starts them), 15 ms invocations (16-17 ms of CPU
+    /// with fork and exit, learned at ranks 1.1-1.3x that: 17.5-22 ms,
+    /// inside one level, 16.4-24.6 ms; near a bound, the two functions'
+    /// learning noise splits them into two levels and one always goes
+    /// first, as levels mean), 2 s warm-up, 6 s window.
     pub fn standard(parent: PathBuf) -> Self {
         Self {
             parent,
             in_flight: 4,
-            inv_ns: 16_000_000,
+            inv_ns: 15_000_000,
             warmup: Duration::from_secs(2),
             window: Duration::from_secs(6),
         }
