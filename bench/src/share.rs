@@ -238,7 +238,8 @@ pub fn target() -> f64 {
 }
 
 /// `--starvation-ms` of the scx_alps arms, ms: the guard serves what waited
-/// half of it, and the light function's invocations wait up to about 0.5 s.
+/// half of it whatever its weight, so the bound is kept well above the
+/// light function's waits (a few hundred ms in the VM).
 pub const STARVATION_MS: u64 = 2000;
 
 /// The goal: within 10 % of [`target`].

@@ -456,9 +456,9 @@ fn weight(a: &VmTestArgs) -> Result<usize> {
                 Some(flags) => {
                     let mut cmd: Vec<String> = [scx_alps.display().to_string()].into();
                     cmd.extend(["--stats", "1", "--json", "--learn-interval-ms", "500"].map(String::from));
-                    // The light function's invocations wait up to about half
-                    // a second on the 7.2 VM: past half the default 1 s
-                    // bound the guard, not the weights, would start them.
+                    // A margin for the light function's waits: the guard
+                    // starts whatever waited half the bound, whatever its
+                    // weight (docs/results.md, "cgroup cpu.weight").
                     cmd.extend(["--starvation-ms", &share::STARVATION_MS.to_string()].map(String::from));
                     cmd.extend(flags.iter().map(|f| f.to_string()));
                     let log = a.out.join(format!("weight-{arm}-{rep}.log"));
